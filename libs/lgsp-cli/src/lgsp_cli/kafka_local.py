@@ -1,0 +1,285 @@
+"""A real Apache Kafka (KRaft) on loopback, without Docker: jars from Maven Central, Java 17.
+
+`fetch_jars` resolves the broker pinned in `deploy/kafka/pom.xml` once into a cache directory;
+`LocalKafka` formats storage and runs one or three combined broker+controller nodes, waits until
+they serve, and stops them cleanly. Used by `lgsp dev kafka`, `lgsp dev up` and the test suite.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from base64 import urlsafe_b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lgsp_common.settings import repo_root
+
+log = logging.getLogger(__name__)
+STARTED = "Transition from STARTING to STARTED"
+
+
+class KafkaLocalError(RuntimeError):
+    """The local broker could not be fetched, formatted or started."""
+
+
+def cache_dir() -> Path:
+    """Return where downloaded jars are kept (LGSP_CACHE_DIR, else ~/.cache/lgsp)."""
+    configured = os.environ.get("LGSP_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "lgsp"
+
+
+def pom_path() -> Path:
+    """Return the POM that pins the broker (LGSP_KAFKA_POM overrides)."""
+    configured = os.environ.get("LGSP_KAFKA_POM")
+    return Path(configured) if configured else repo_root() / "deploy" / "kafka" / "pom.xml"
+
+
+def kafka_version(pom: Path) -> str:
+    """Read the pinned Kafka version from the POM."""
+    found = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom.read_text())
+    if not found:
+        raise KafkaLocalError(f"{pom} does not pin <kafka.version>")
+    return found.group(1)
+
+
+def fetch_jars(pom: Path | None = None, *, quiet: bool = True) -> Path:
+    """Resolve the broker's jars with Maven once; later calls reuse the cached directory."""
+    pom = pom or pom_path()
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:10]
+    target = cache_dir() / f"kafka-{kafka_version(pom)}-{digest}"
+    if (target / ".complete").exists():
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaLocalError("Maven (mvn) is not on PATH; install it (apt-get install maven)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="kafka-jars-", dir=target.parent))
+    command = [
+        mvn,
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+    ]
+    if quiet:
+        command.insert(1, "-q")
+    log.info("fetching Kafka jars with Maven into %s", target)
+    result = subprocess.run(command, capture_output=quiet, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise KafkaLocalError(f"mvn failed ({result.returncode}): {result.stdout}{result.stderr}")
+    shutil.copy(pom.parent / "log4j2.properties", staging / "log4j2.properties")
+    (staging / ".complete").touch()
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first; its copy is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def free_port() -> int:
+    """Return a loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def die_with_parent() -> None:
+    # Linux only: the broker gets SIGTERM if the process that started it dies, even by kill -9.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    os.setsid()
+
+
+@dataclass
+class Node:
+    """One combined broker+controller process."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_offset: int = 0
+
+    def has_started(self) -> bool:
+        """Tell whether this run of the node logged that it serves clients."""
+        log_file = self.data_dir / "server.log"
+        if not log_file.exists():
+            return False
+        with log_file.open("rb") as handle:
+            handle.seek(self.log_offset)
+            return STARTED.encode() in handle.read()
+
+
+@dataclass
+class LocalKafka:
+    """One or more Kafka nodes on loopback, formatted in `data_dir`."""
+
+    data_dir: Path
+    brokers: int = 1
+    ports: list[int] = field(default_factory=list)
+    heap: str = "512m"
+    java: str = field(default_factory=lambda: shutil.which("java") or "java")
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Return the host:port list clients connect to."""
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self, timeout_s: float = 90.0) -> str:
+        """Fetch jars if needed, format storage once, start every node and wait until served."""
+        jars = fetch_jars()
+        ports = self.ports or [free_port() for _ in range(self.brokers)]
+        self.nodes = [
+            Node(i + 1, ports[i], free_port(), self.data_dir / f"node-{i + 1}")
+            for i in range(self.brokers)
+        ]
+        cluster_id = self._cluster_id()
+        for node in self.nodes:
+            self._write_config(node)
+            self._format(jars, node, cluster_id)
+        for node in self.nodes:
+            node.process = self._launch(jars, node)
+        try:
+            self._wait_started(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self.bootstrap_servers
+
+    def _cluster_id(self) -> str:
+        marker = self.data_dir / "cluster.id"
+        if marker.exists():
+            return marker.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        marker.write_text(cluster_id)
+        return cluster_id
+
+    def _write_config(self, node: Node) -> None:
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        replicas = min(3, self.brokers)
+        min_isr = min(2, self.brokers)
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": node.node_id,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:"
+            f"{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": node.data_dir / "log",
+            "num.partitions": 3,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
+            "offsets.topic.num.partitions": 10,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "transaction.state.log.num.partitions": 10,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "false",
+            "log.cleaner.min.compaction.lag.ms": 0,
+        }
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        text = "".join(f"{key}={value}\n" for key, value in settings.items())
+        (node.data_dir / "server.properties").write_text(text)
+
+    def _java(self, jars: Path, node: Node, main: str, *args: str) -> list[str]:
+        return [
+            self.java,
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={jars / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={node.data_dir}",
+            "-cp",
+            f"{jars}/*",
+            main,
+            *args,
+        ]
+
+    def _format(self, jars: Path, node: Node, cluster_id: str) -> None:
+        if (node.data_dir / "log" / "meta.properties").exists():
+            return  # already formatted: keep the data of earlier runs
+        command = self._java(
+            jars,
+            node,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(node.data_dir / "server.properties"),
+        )
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise KafkaLocalError(
+                f"formatting node {node.node_id} failed: {result.stdout}{result.stderr}"
+            )
+
+    def _launch(self, jars: Path, node: Node) -> subprocess.Popen[bytes]:
+        command = self._java(jars, node, "kafka.Kafka", str(node.data_dir / "server.properties"))
+        log_file = node.data_dir / "server.log"
+        node.log_offset = log_file.stat().st_size if log_file.exists() else 0
+        out = (node.data_dir / "stdout.log").open("ab")
+        # preexec_fn only calls prctl and setsid, both safe between fork and exec.
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+
+    def _wait_started(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(self.nodes)
+        while pending:
+            for node in list(pending):
+                assert node.process is not None
+                if node.process.poll() is not None:
+                    tail = (node.data_dir / "stdout.log").read_text(errors="replace")[-2000:]
+                    raise KafkaLocalError(f"node {node.node_id} exited: {tail}")
+                if node.has_started():
+                    pending.remove(node)
+            if time.monotonic() > deadline:
+                raise KafkaLocalError(f"Kafka did not start within {timeout_s:.0f}s")
+            time.sleep(0.2)
+
+    def stop_node(self, node: Node, timeout_s: float = 30.0) -> None:
+        """Stop one node: SIGTERM for a controlled shutdown, SIGKILL if it hangs."""
+        process = node.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        """Stop every node (all at once, so a lone survivor does not wait for quorum)."""
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.terminate()
+        for node in self.nodes:
+            self.stop_node(node)

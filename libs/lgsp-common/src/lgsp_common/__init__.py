@@ -1,0 +1,1 @@
+"""Shared building blocks of the LGSP services: settings, envelope, Kafka, telemetry, errors."""

@@ -1,0 +1,97 @@
+"""What every service's HTTP side shares: /healthz, /readyz, /metrics, the base app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from pydantic import BaseModel
+
+from lgsp_common.problems import setup_exception_handlers
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class Health(BaseModel):
+    """Answer of /healthz and /readyz."""
+
+    status: str
+    checks: dict[str, str] = {}
+
+
+def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """Build the operational endpoints: liveness, readiness and Prometheus metrics."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        """Answer 200 while the process is alive."""
+        return Health(status="ok")
+
+    @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+    async def readyz(response: Response) -> Health:
+        """Answer 200 only when every dependency answers, else 503 naming the failing one."""
+        results = {name: await check() for name, check in checks.items()}
+        ready = all(ok for ok, _ in results.values())
+        response.status_code = 200 if ready else 503
+        detail = {name: ("ok: " if ok else "fail: ") + text for name, (ok, text) in results.items()}
+        return Health(status="ready" if ready else "not ready", checks=detail)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Expose the service's Prometheus metrics."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    version: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
+    registry: CollectorRegistry,
+    tracer_provider: TracerProvider,
+    checks: dict[str, ReadinessCheck],
+) -> FastAPI:
+    """Build a FastAPI app with problem+json errors, tracing, request metrics, ops routes."""
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    setup_exception_handlers(app)
+    app.include_router(ops_router(registry, checks))
+    latency = Histogram(
+        "http_request_duration_seconds",
+        "HTTP request latency by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz,metrics"
+    )
+    return app
+
+
+def run_service(app: FastAPI, host: str, port: int) -> None:
+    """Serve an app with uvicorn, keeping the process's JSON logging configuration."""
+    import uvicorn  # noqa: PLC0415 - only entrypoints need the server
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

@@ -1,0 +1,74 @@
+"""Turn an HTTP request (CloudEvents HTTP binding) into a CloudEvent, or say why not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from lgsp_common.envelope import CloudEvent
+from lgsp_common.problems import FieldError, ProblemError
+
+STRUCTURED = "application/cloudevents+json"
+BINARY = "application/json"
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse the body as JSON or raise a 400 problem."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProblemError(
+            400, "The body is not valid JSON", str(exc), problem_type="malformed-json"
+        ) from exc
+
+
+def _invalid_event(exc: ValidationError) -> ProblemError:
+    errors = [
+        FieldError(
+            pointer="".join(f"/{p}" for p in e["loc"]), rule=str(e["type"]), message=e["msg"]
+        )
+        for e in exc.errors()
+    ]
+    return ProblemError(
+        422,
+        "The CloudEvent attributes are not valid",
+        f"{len(errors)} attribute(s) failed validation",
+        problem_type="invalid-cloudevent",
+        errors=errors,
+    )
+
+
+def event_from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+    """Read a structured-mode or binary-mode CloudEvent from an HTTP request."""
+    media = _media_type(headers.get("content-type"))
+    if media not in (STRUCTURED, BINARY):
+        raise ProblemError(
+            415,
+            "Unsupported media type",
+            f"send {STRUCTURED} (structured) or {BINARY} with ce-* headers (binary)",
+            problem_type="unsupported-media-type",
+        )
+    document = parse_json(body)
+    try:
+        if media == STRUCTURED:
+            if not isinstance(document, dict):
+                raise ProblemError(
+                    422, "A structured CloudEvent must be a JSON object", problem_type="not-object"
+                )
+            document.setdefault("time", datetime.now(UTC).isoformat())
+            return CloudEvent.model_validate(document)
+        attributes: dict[str, Any] = {
+            name[3:]: value for name, value in headers.items() if name.lower().startswith("ce-")
+        }
+        attributes.setdefault("time", datetime.now(UTC).isoformat())
+        return CloudEvent.model_validate({**attributes, "data": document})
+    except ValidationError as exc:
+        raise _invalid_event(exc) from exc

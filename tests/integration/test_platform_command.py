@@ -1,0 +1,83 @@
+"""The README's run command: Kafka plus four services, ready only while Kafka is reachable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lgsp_cli.kafka_local import LocalKafka, free_port
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, timeout_s: float) -> list[str]:
+    """Read the process's output until a line contains `needle`."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} not seen; output:\n{''.join(lines)}")
+
+
+def readiness(urls: list[str]) -> list[int]:
+    """Return each service's /readyz status code."""
+    with httpx.Client(timeout=10) as client:
+        return [client.get(url + "/readyz").status_code for url in urls]
+
+
+def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
+    kafka = LocalKafka(tmp_path / "kafka")
+    bootstrap = kafka.start()
+    offset = free_port() - 8080 if free_port() > 20_000 else 20_000
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "lgsp_cli.main",
+        "dev",
+        "up",
+        "--var-dir",
+        str(tmp_path),
+        "--port-offset",
+        str(offset),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        output = "".join(wait_for_line(process, "Ctrl-C stops everything", 120))
+        urls = [f"http://127.0.0.1:{port + offset}" for port in (8081, 8080, 8082, 8083)]
+        for url in urls:
+            assert url in output
+        assert readiness(urls) == [200, 200, 200, 200]
+
+        kafka.stop()
+        deadline = time.monotonic() + 30
+        while readiness(urls) != [503] * 4:
+            assert time.monotonic() < deadline, readiness(urls)
+            time.sleep(0.5)
+        with httpx.Client() as client:
+            assert client.get(urls[0] + "/healthz").status_code == 200  # alive, just not ready
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        kafka.stop()
+    for url in urls:
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url + "/healthz", timeout=2)
