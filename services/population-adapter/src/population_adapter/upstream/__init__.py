@@ -1,0 +1,1 @@
+"""The simulated national population database: a synthetic population and its SQLite store."""
