@@ -1,0 +1,176 @@
+"""The aggregation state, its canonical JSON form, and turning partial aggregates into values.
+
+The state is committed together with the Kafka offsets, so it must round-trip exactly: sums are
+Decimals (written as strings), sets are written sorted, object keys are written sorted, and
+times are written in local time. Replaying the same events in the same order therefore gives
+byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from ioc_collector.domain.definitions import (
+    AverageMeasure,
+    CountMeasure,
+    DistinctCountMeasure,
+    KpiDefinition,
+    RatioMeasure,
+    ReferenceTerm,
+    SumMeasure,
+)
+from ioc_collector.domain.events import LOCAL_TZ
+from ioc_collector.domain.windows import WatermarkScope
+
+_HUNDRED = Decimal(100)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Part(_Model):
+    """Partial aggregate of one measure (or one ratio term) over one cell."""
+
+    count: int = 0
+    total: Decimal = Decimal(0)
+    distinct: set[str] = Field(default_factory=set)
+
+    @field_serializer("distinct")
+    def _sorted(self, values: set[str]) -> list[str]:
+        return sorted(values)
+
+    def merge(self, other: Part) -> None:
+        """Add another partial aggregate into this one (roll-up across dimensions)."""
+        self.count += other.count
+        self.total += other.total
+        self.distinct |= other.distinct
+
+
+class Cell(_Model):
+    """Aggregates for one (KPI, window, dimension values): `main`, or a ratio's two terms."""
+
+    main: Part | None = None
+    numerator: Part | None = None
+    denominator: Part | None = None
+
+
+class OpenWindow(_Model):
+    """A window still accepting events: its cells and the event ids already applied to it."""
+
+    cells: dict[str, Cell] = Field(default_factory=dict)
+    seen_ids: set[str] = Field(default_factory=set)
+
+    @field_serializer("seen_ids")
+    def _sorted(self, values: set[str]) -> list[str]:
+        return sorted(values)
+
+
+class ClosedWindow(_Model):
+    """A final window: its cells only (the dedup ids are evicted once lateness has passed)."""
+
+    cells: dict[str, Cell] = Field(default_factory=dict)
+
+
+class KpiState(_Model):
+    """Everything one KPI accumulates: windows, watermarks and skip counters."""
+
+    fingerprint: str = ""
+    open_windows: dict[str, OpenWindow] = Field(default_factory=dict)
+    closed_windows: dict[str, ClosedWindow] = Field(default_factory=dict)
+    watermarks: dict[str, datetime] = Field(default_factory=dict)
+    watermark: datetime | None = None
+    late_events: int = 0
+    duplicate_events: int = 0
+    invalid_events: int = 0
+
+
+class AggregationState(_Model):
+    """The whole collector state: per-KPI state, Kafka positions and the processing clock."""
+
+    version: Literal[1] = 1
+    watermark_scope: WatermarkScope = "partition"
+    clock: datetime | None = None
+    positions: dict[str, int] = Field(default_factory=dict)
+    kpis: dict[str, KpiState] = Field(default_factory=dict)
+
+
+def _local_times(value: Any) -> Any:
+    # Offsets are normalised so a state loaded back serialises to the same bytes.
+    if isinstance(value, dict):
+        return {k: _local_times(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.astimezone(LOCAL_TZ)
+    return value
+
+
+def dump_state(state: AggregationState) -> bytes:
+    """Serialise the state to canonical JSON bytes (same state, same bytes)."""
+    data = state.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_state(data: bytes | str) -> AggregationState:
+    """Parse and validate a state written by `dump_state`."""
+    state = AggregationState.model_validate_json(data)
+    state.clock = state.clock.astimezone(LOCAL_TZ) if state.clock else None
+    for kpi in state.kpis.values():
+        kpi.watermarks = _local_times(kpi.watermarks)
+        kpi.watermark = kpi.watermark.astimezone(LOCAL_TZ) if kpi.watermark else None
+    return state
+
+
+def merged(cells: list[Cell]) -> Cell:
+    """Return one cell adding up several (exact for counts, sums, averages, distinct sets)."""
+    result = Cell()
+    for cell in cells:
+        for name in ("main", "numerator", "denominator"):
+            part: Part | None = getattr(cell, name)
+            if part is None:
+                continue
+            into: Part | None = getattr(result, name)
+            if into is None:
+                into = Part()
+                setattr(result, name, into)
+            into.merge(part)
+    return result
+
+
+def _part_value(measure: object, part: Part | None) -> Decimal | None:
+    if part is None:
+        part = Part()
+    if isinstance(measure, CountMeasure):
+        return Decimal(part.count)
+    if isinstance(measure, SumMeasure):
+        return part.total
+    if isinstance(measure, DistinctCountMeasure):
+        return Decimal(len(part.distinct))
+    if isinstance(measure, AverageMeasure):
+        return part.total / part.count if part.count else None
+    raise TypeError(f"not a simple measure: {measure!r}")
+
+
+def cell_value(kpi: KpiDefinition, cell: Cell) -> float | None:
+    """Return a cell's KPI value (a ratio as a percentage); None when undefined (no data)."""
+    measure = kpi.measure
+    if not isinstance(measure, RatioMeasure):
+        if cell.main is None:
+            return None
+        value = _part_value(measure, cell.main)
+        return None if value is None else float(value)
+    if cell.numerator is None and cell.denominator is None:
+        return None
+    numerator = _part_value(measure.numerator, cell.numerator)
+    if isinstance(measure.denominator, ReferenceTerm):
+        assert kpi.reference is not None  # guaranteed by KpiDefinition's validation
+        denominator: Decimal | None = Decimal(repr(kpi.reference.value))
+    else:
+        denominator = _part_value(measure.denominator, cell.denominator)
+    if numerator is None or not denominator:
+        return None
+    return float(numerator * _HUNDRED / denominator)
