@@ -225,8 +225,7 @@ class LocalKafka:
             node,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            f"--cluster-id={cluster_id}",  # one token: an id may start with "-"
             "-c",
             str(node.data_dir / "server.properties"),
         )

@@ -81,3 +81,43 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
 def repo_path(*parts: str) -> Path:
     """Return a path inside the repository."""
     return Path(__file__).resolve().parents[4].joinpath(*parts)
+
+
+def new_api_key() -> tuple[str, str]:
+    """Return (key id, full key) in the registry's key format."""
+    import secrets  # noqa: PLC0415
+
+    prefix = secrets.token_hex(4)
+    return f"k_{prefix}", f"lgsp_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+async def publish_registry_changes(
+    kafka: KafkaSettings, topic: str, changes: list[tuple[str, str, dict[str, object] | None]]
+) -> None:
+    """Write (kind, id, data) changes onto a registry topic as the registry would (tests only)."""
+    import json  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from aiokafka import AIOKafkaProducer  # noqa: PLC0415
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for kind, entity_id, data in changes:
+            _versions[(topic, kind, entity_id)] = _versions.get((topic, kind, entity_id), 0) + 1
+            event = {
+                "kind": kind,
+                "id": entity_id,
+                "op": "upsert" if data is not None else "delete",
+                "version": _versions[(topic, kind, entity_id)],
+                "changed_at": datetime.now(UTC).isoformat(),
+                "data": data,
+            }
+            await producer.send_and_wait(
+                topic, json.dumps(event).encode(), key=f"{kind}:{entity_id}".encode()
+            )
+    finally:
+        await producer.stop()
+
+
+_versions: dict[tuple[str, str, str], int] = {}

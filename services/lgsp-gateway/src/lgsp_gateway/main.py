@@ -8,36 +8,35 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from lgsp_common.audit import AuditTrail
 from lgsp_common.http import create_service_app, run_service
 from lgsp_common.kafka import KafkaProbe, create_producer, start_with_retry
 from lgsp_common.logs import configure_logging
+from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.telemetry import setup_tracing
-from lgsp_common.topics import contract_topics, ensure_platform_topics, load_contract
+from lgsp_common.topics import ensure_platform_topics
+from lgsp_gateway.adapters.dead_letters import DeadLetters
+from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.adapters.publisher import EventPublisher
 from lgsp_gateway.api import events
-from lgsp_gateway.domain.contracts import Contract
+from lgsp_gateway.service.ingest import Ingest
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_gateway.state import GatewayMetrics, GatewayState
 
 SERVICE = "lgsp-gateway"
 
 
-def load_contracts(settings: GatewaySettings) -> dict[str, Contract]:
-    """Compile the latest contract of every topic in the contracts folder."""
-    contracts: dict[str, Contract] = {}
-    for topic in contract_topics(settings.contracts_dir):
-        schema = load_contract(settings.contracts_dir, topic)
-        if schema is not None:
-            contracts[topic] = Contract.compile(topic, schema)
-    return contracts
-
-
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """Build the gateway app; Kafka clients open and close with the lifespan."""
+    """Build the gateway app; Kafka clients and the registry copy live with the lifespan."""
     settings = settings or GatewaySettings()
     registry = CollectorRegistry()
+    metrics = GatewayMetrics.create(registry)
     provider = setup_tracing(SERVICE)
     probe = KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s)
+    copy = RegistryCopy(settings.kafka, topic=settings.registry_topic, client_id=SERVICE)
+
+    async def registry_ready() -> tuple[bool, str]:
+        return copy.caught_up, "caught up" if copy.caught_up else "replaying lgsp.registry"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,15 +47,31 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         producer = create_producer(settings.kafka, SERVICE)
         await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
-        publisher = EventPublisher(
-            producer, provider.get_tracer(SERVICE), settings.produce_timeout_s
+        try:
+            await copy.start(settings.registry_startup_timeout_s)
+        except BaseException:
+            await producer.stop()
+            raise
+        audit = AuditTrail(
+            producer,
+            settings.audit_topic,
+            f"{SERVICE}/{settings.instance_id}",
+            settings.audit_key_id,
+            settings.audit_key.get_secret_value().encode(),
         )
-        app.state.gateway = GatewayState(
-            settings, load_contracts(settings), publisher, GatewayMetrics.create(registry)
+        ingest = Ingest(
+            settings,
+            Directory(copy),
+            EventPublisher(producer, provider.get_tracer(SERVICE), settings.produce_timeout_s),
+            DeadLetters(producer, settings.dlq_topic, metrics.failures),
+            audit,
+            metrics,
         )
+        app.state.gateway = GatewayState(ingest)
         try:
             yield
         finally:
+            await copy.stop()
             await producer.stop()
             await probe.close()
 
@@ -67,7 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
         registry=registry,
         tracer_provider=provider,
-        checks={"kafka": probe.check},
+        checks={"kafka": probe.check, "registry": registry_ready},
     )
     app.include_router(events.router)
     return app

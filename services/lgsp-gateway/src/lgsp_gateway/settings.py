@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+import socket
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lgsp_common.settings import ServiceSettings
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,8 +21,34 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LGSP_GATEWAY_", extra="ignore")
 
     port: int = 8080
+    instance_id: str = Field(
+        default_factory=_instance_id, description="Names this replica's audit chain."
+    )
+    registry_topic: str = "lgsp.registry"
+    dlq_topic: str = "lgsp.dlq"
+    audit_topic: str = "lgsp.audit"
+    audit_key_id: str = "gateway-local"
+    audit_key: SecretStr = Field(
+        default=SecretStr("change-me-local-audit-key"),
+        description="HMAC-SHA256 key signing this gateway's audit records.",
+    )
     max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest accepted body.")
+    max_batch_events: int = Field(default=1000, gt=0, description="Most events in one batch.")
+    rate_limit_per_source: float = Field(
+        default=2000.0, gt=0, description="Events per second one source may publish, cluster-wide."
+    )
+    rate_limit_burst: float = Field(default=4000.0, gt=0, description="Bucket size per source.")
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        description="Gateway replicas sharing the load; each enforces 1/replicas of the limit.",
+    )
     produce_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait for the broker's ack before answering 503."
     )
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with 503 answers.")
+    registry_startup_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long start-up waits to read the registry copy."
+    )
+    population_adapter_url: str = "http://127.0.0.1:8083"
+    population_adapter_token: SecretStr = SecretStr("change-me-local-gateway-token")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from lgsp_gateway.adapters.publisher import EventPublisher
-from lgsp_gateway.domain.contracts import Contract
-from lgsp_gateway.settings import GatewaySettings
+if TYPE_CHECKING:
+    from lgsp_gateway.service.ingest import Ingest
 
 
 @dataclass
@@ -18,6 +18,8 @@ class GatewayMetrics:
 
     accepted: Counter
     rejected: Counter
+    failures: Counter
+    publish_seconds: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
@@ -26,14 +28,27 @@ class GatewayMetrics:
             accepted=Counter(
                 "gateway_events_accepted",
                 "Events acknowledged by Kafka",
-                ["topic"],
+                ["source", "topic"],
                 registry=registry,
             ),
             rejected=Counter(
                 "gateway_events_rejected",
                 "Events refused, by reason",
-                ["topic", "reason"],
+                ["source", "topic", "reason"],
                 registry=registry,
+            ),
+            failures=Counter(
+                "gateway_side_records_failed",
+                "DLQ or audit records Kafka did not take",
+                ["kind"],
+                registry=registry,
+            ),
+            publish_seconds=Histogram(
+                "gateway_publish_seconds",
+                "Time from request to broker ack, per topic",
+                ["topic"],
+                registry=registry,
+                buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
             ),
         )
 
@@ -42,13 +57,10 @@ class GatewayMetrics:
 class GatewayState:
     """What a request handler needs."""
 
-    settings: GatewaySettings
-    contracts: dict[str, Contract]
-    publisher: EventPublisher
-    metrics: GatewayMetrics
+    ingest: Ingest
 
 
-def gateway_state(request: Request) -> GatewayState:
-    """Return the state the lifespan stored on the app."""
+async def gateway_state(request: Request) -> GatewayState:
+    """Return the state the lifespan stored on the app (async: no thread hop per request)."""
     state: GatewayState = request.app.state.gateway
     return state

@@ -1,16 +1,20 @@
-"""Produce accepted events onto Kafka and wait for the broker's acknowledgement."""
+"""Produce accepted events onto Kafka and wait for the broker's acknowledgement.
+
+A timeout answers 503 but cannot recall a record already handed to the producer: it may still
+land. Clients retry with the same event id, and consumers deduplicate by it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from lgsp_common.envelope import CloudEvent, to_kafka
-from lgsp_common.kafka import send_record
 
 
 class BrokerUnavailableError(Exception):
@@ -33,22 +37,45 @@ class EventPublisher:
         self._tracer = tracer
         self._timeout_s = timeout_s
 
-    async def publish(self, topic: str, event: CloudEvent, key: str | None) -> Placement:
-        """Produce one event; raise BrokerUnavailableError when the ack does not come."""
-        with self._tracer.start_as_current_span(
+    async def _enqueue(self, topic: str, event: CloudEvent, key: str | None) -> Any:
+        record = to_kafka(event, key)
+        return await self._producer.send(
+            topic, value=record.value, key=record.key, headers=record.headers
+        )
+
+    def _span(self, topic: str, **attributes: Any) -> Any:
+        return self._tracer.start_as_current_span(
             f"{topic} publish",
             kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": topic,
-                "messaging.message.id": event.id,
-            },
-        ):
-            record = to_kafka(event, key)
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic}
+            | attributes,
+        )
+
+    async def publish(self, topic: str, event: CloudEvent, key: str | None) -> Placement:
+        """Produce one event; raise BrokerUnavailableError when the ack does not come."""
+        with self._span(topic, **{"messaging.message.id": event.id}):
             try:
-                metadata = await asyncio.wait_for(
-                    send_record(self._producer, topic, record), self._timeout_s
-                )
+                future = await self._enqueue(topic, event, key)
+                metadata = await asyncio.wait_for(future, self._timeout_s)
             except (TimeoutError, KafkaError) as exc:
                 raise BrokerUnavailableError(type(exc).__name__) from exc
         return Placement(partition=metadata.partition, offset=metadata.offset)
+
+    async def publish_many(
+        self, topic: str, items: list[tuple[CloudEvent, str | None]]
+    ) -> list[Placement | BrokerUnavailableError]:
+        """Produce several events at once; each gets its placement or its failure."""
+        with self._span(topic, **{"messaging.batch.message_count": len(items)}):
+            try:
+                futures = [await self._enqueue(topic, event, key) for event, key in items]
+                done = await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), self._timeout_s
+                )
+            except (TimeoutError, KafkaError) as exc:
+                return [BrokerUnavailableError(type(exc).__name__) for _ in items]
+        return [
+            BrokerUnavailableError(type(d).__name__)
+            if isinstance(d, BaseException)
+            else Placement(d.partition, d.offset)
+            for d in done
+        ]

@@ -1,20 +1,44 @@
-"""POST /v1/topics/{topic}/events: accept one event, enforce its contract, produce it."""
+"""Publishing routes: one event, or a batch of CloudEvents."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from lgsp_common.problems import Problem, ProblemError
-from lgsp_gateway.adapters.publisher import BrokerUnavailableError
-from lgsp_gateway.domain.contracts import Contract
-from lgsp_gateway.domain.intake import event_from_http
+from lgsp_common.problems import Problem
+from lgsp_gateway.service.batch import BATCH_MEDIA_TYPE, publish_batch
 from lgsp_gateway.state import GatewayState, gateway_state
 
 router = APIRouter(prefix="/v1", tags=["events"])
 StateDep = Annotated[GatewayState, Depends(gateway_state)]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 413, 415, 422, 429, 503)
+}
+EVENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"description": "the payload; attributes in ce-*"}},
+            "application/cloudevents+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, stopping one byte past `limit` so an oversize body is never all in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[: limit + 1]
 
 
 class EventAccepted(BaseModel):
@@ -26,70 +50,58 @@ class EventAccepted(BaseModel):
     offset: int
 
 
-def _contract(state: GatewayState, topic: str) -> Contract:
-    contract = state.contracts.get(topic)
-    if contract is None:
-        raise ProblemError(
-            404,
-            "Unknown topic",
-            f"no contract is registered for topic {topic!r}",
-            problem_type="unknown-topic",
-        )
-    return contract
+class BatchItem(BaseModel):
+    """The fate of one event of a batch: placed (202) or refused (with its problem)."""
+
+    index: int
+    id: str | None
+    status: int
+    partition: int | None = None
+    offset: int | None = None
+    problem: dict[str, Any] | None = None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ProblemError(
-            413, "Body too large", f"the limit is {limit} bytes", problem_type="body-too-large"
-        )
-    body = await request.body()
-    if len(body) > limit:
-        raise ProblemError(
-            413, "Body too large", f"the limit is {limit} bytes", problem_type="body-too-large"
-        )
-    return body
+class BatchAccepted(BaseModel):
+    """Per-event results of a batch."""
+
+    items: list[BatchItem]
 
 
 @router.post(
     "/topics/{topic}/events",
     status_code=202,
     response_model=EventAccepted,
-    responses={code: {"model": Problem} for code in (400, 404, 413, 415, 422, 503)},
+    responses=PROBLEMS,
+    openapi_extra=EVENT_BODY,
 )
 async def publish_event(topic: str, request: Request, state: StateDep) -> EventAccepted:
-    """Validate one CloudEvent against its topic's contract; answer 202 once Kafka acked it."""
-    contract = _contract(state, topic)
-    body = await _read_body(request, state.settings.max_body_bytes)
-    event = event_from_http(request.headers, body)
-    errors = contract.violations(event.data)
-    if errors:
-        state.metrics.rejected.labels(topic, "contract").inc()
-        raise ProblemError(
-            422,
-            "The event breaks its contract",
-            f"{len(errors)} field(s) failed validation",
-            problem_type="contract-violation",
-            errors=errors,
-        )
-    key = contract.key_of(event.data)
-    event = event.model_copy(
-        update={"dataschema": event.dataschema or contract.schema_uri, "subject": key}
-    )
-    try:
-        placement = await state.publisher.publish(topic, event, key)
-    except BrokerUnavailableError as exc:
-        state.metrics.rejected.labels(topic, "broker_unavailable").inc()
-        retry = str(state.settings.retry_after_s)
-        raise ProblemError(
-            503,
-            "Kafka did not acknowledge the event",
-            f"{exc}; nothing was accepted",
-            problem_type="broker-unavailable",
-            headers={"Retry-After": retry},
-        ) from exc
-    state.metrics.accepted.labels(topic).inc()
+    """Publish one CloudEvent (binary: payload + ce-* headers; or structured); 202 once acked."""
+    body = await read_limited(request, state.ingest.settings.max_body_bytes)
+    accepted = await state.ingest.publish(topic, request.headers, body)
     return EventAccepted(
-        id=event.id, topic=topic, partition=placement.partition, offset=placement.offset
+        id=accepted.id, topic=accepted.topic, partition=accepted.partition, offset=accepted.offset
     )
+
+
+@router.post(
+    "/topics/{topic}/batches",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses={
+        207: {"model": BatchAccepted, "description": "Some events were refused"},
+        **PROBLEMS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {BATCH_MEDIA_TYPE: {"schema": {"type": "array", "items": {}}}},
+        }
+    },
+)
+async def publish_batch_route(topic: str, request: Request, state: StateDep) -> JSONResponse:
+    """Publish up to the batch limit of structured CloudEvents; 202 if all acked, else 207."""
+    body = await read_limited(request, state.ingest.settings.max_body_bytes)
+    result = await publish_batch(state.ingest, topic, request.headers, body)
+    items = [BatchItem.model_validate(item.__dict__) for item in result.items]
+    content = BatchAccepted(items=items).model_dump(mode="json")
+    return JSONResponse(content, status_code=result.status)

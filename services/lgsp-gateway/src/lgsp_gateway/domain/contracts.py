@@ -30,7 +30,8 @@ def _field_error(error: jsonschema_rs.ValidationError) -> FieldError:
         pointer = _pointer(path, unexpected[0]) if len(unexpected) == 1 else _pointer(path)
     else:
         pointer = _pointer(path)
-    return FieldError(pointer=pointer, rule=name, message=error.message)
+    keyword = error.schema_path[-1] if error.schema_path else name
+    return FieldError(pointer=pointer, rule=str(keyword), message=error.message)
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,19 @@ class Contract:
     """One contract version: where it lives, its entity key, and its compiled validator."""
 
     topic: str
+    version: int
     schema_uri: str
     entity_key: str | None
     validator: Any
 
     @classmethod
-    def compile(cls, topic: str, schema: dict[str, Any]) -> Contract:
+    def compile(cls, topic: str, version: int, schema: dict[str, Any]) -> Contract:
         """Compile a JSON Schema 2020-12 contract, reading its `x-lgsp` extension."""
         extension = schema.get("x-lgsp") or {}
         return cls(
             topic=topic,
-            schema_uri=str(schema.get("$id") or f"urn:lgsp:contract:{topic}"),
+            version=version,
+            schema_uri=str(schema.get("$id") or f"urn:lgsp:contract:{topic}:v{version}"),
             entity_key=extension.get("entityKey"),
             validator=jsonschema_rs.validator_for(schema, validate_formats=True),
         )

@@ -30,7 +30,8 @@ def parse_json(body: bytes) -> Any:
         ) from exc
 
 
-def _invalid_event(exc: ValidationError) -> ProblemError:
+def invalid_event(exc: ValidationError) -> ProblemError:
+    """Turn a CloudEvent validation error into a 422 problem naming each attribute."""
     errors = [
         FieldError(
             pointer="".join(f"/{p}" for p in e["loc"]), rule=str(e["type"]), message=e["msg"]
@@ -46,8 +47,10 @@ def _invalid_event(exc: ValidationError) -> ProblemError:
     )
 
 
-def event_from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
-    """Read a structured-mode or binary-mode CloudEvent from an HTTP request."""
+def event_from_http(
+    headers: Mapping[str, str], body: bytes, default_source: str | None = None
+) -> CloudEvent:
+    """Read a structured-mode or binary-mode CloudEvent; `source` defaults to the caller's."""
     media = _media_type(headers.get("content-type"))
     if media not in (STRUCTURED, BINARY):
         raise ProblemError(
@@ -64,11 +67,15 @@ def event_from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
                     422, "A structured CloudEvent must be a JSON object", problem_type="not-object"
                 )
             document.setdefault("time", datetime.now(UTC).isoformat())
+            if default_source:
+                document.setdefault("source", default_source)
             return CloudEvent.model_validate(document)
         attributes: dict[str, Any] = {
             name[3:]: value for name, value in headers.items() if name.lower().startswith("ce-")
         }
         attributes.setdefault("time", datetime.now(UTC).isoformat())
+        if default_source:
+            attributes.setdefault("source", default_source)
         return CloudEvent.model_validate({**attributes, "data": document})
     except ValidationError as exc:
-        raise _invalid_event(exc) from exc
+        raise invalid_event(exc) from exc

@@ -1,0 +1,244 @@
+"""A live, read-only copy of the registry, rebuilt from the compacted topic `lgsp.registry`.
+
+Every service keeps one so that its hot path (authenticating a caller, finding a contract) never
+calls the registry over HTTP. Records are keyed `{kind}:{id}`; the value is a change event
+(`kind`, `id`, `op`, `version`, `changed_at`, `data`) or null (a tombstone after a delete). A
+change whose `version` is not above the one held is ignored, so replays and duplicates are
+harmless.
+
+API keys handed to callers look like `lgsp_<prefix>_<secret>`; the registry stores and publishes
+only `sha256:<hex>` of that whole string, under the id `k_<prefix>`. `hash_api_key` and
+`parse_api_key` are the one implementation of that rule shared by the registry and its readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from lgsp_common.kafka import create_consumer
+from lgsp_common.settings import KafkaSettings
+from lgsp_common.topics import REGISTRY_TOPIC
+
+log = logging.getLogger(__name__)
+Entity = dict[str, Any]
+Listener = Callable[[str, str, Entity | None], None]
+_KEY = re.compile(r"^lgsp_([0-9a-f]{8,32})_([A-Za-z0-9_-]{20,128})$")
+
+
+def parse_api_key(api_key: str) -> str | None:
+    """Return the key's id (`k_<prefix>`) when the string has the API key shape, else None."""
+    found = _KEY.match(api_key.strip())
+    return f"k_{found.group(1)}" if found else None
+
+
+def hash_api_key(api_key: str) -> str:
+    """Return the stored form of a full API key: `sha256:<hex>` of the whole key string."""
+    return "sha256:" + hashlib.sha256(api_key.strip().encode("utf-8")).hexdigest()
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def key_is_usable(record: Entity, api_key: str, now: datetime | None = None) -> bool:
+    """Tell whether an api_key entity matches the key string and is neither revoked nor expired."""
+    stored = str(record.get("key_hash") or "")
+    if not hmac.compare_digest(stored.encode(), hash_api_key(api_key).encode()):
+        return False
+    if record.get("revoked_at"):
+        return False
+    expires = _parse_time(record.get("expires_at"))
+    return expires is None or expires > (now or datetime.now(UTC))
+
+
+class RegistryCopy:
+    """Follows `lgsp.registry` and answers lookups from memory."""
+
+    def __init__(
+        self, kafka: KafkaSettings, *, topic: str = REGISTRY_TOPIC, client_id: str
+    ) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._client_id = client_id
+        self._entities: dict[str, dict[str, Entity]] = {}
+        self._versions: dict[tuple[str, str], int] = {}
+        self._subjects: dict[str, dict[int, str]] = {}
+        self._listeners: list[Listener] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._caught_up = False
+
+    @property
+    def caught_up(self) -> bool:
+        """Tell whether the copy has read everything that was on the topic when it started."""
+        return self._caught_up
+
+    def subscribe(self, callback: Listener) -> None:
+        """Call `callback(kind, id, data_or_None)` after each applied change."""
+        self._listeners.append(callback)
+
+    async def start(self, timeout_s: float = 30) -> None:
+        """Read the topic from the beginning until caught up, then follow it in the background."""
+        consumer = create_consumer(self._kafka, self._client_id, None)
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            partitions = await self._partitions(consumer, timeout_s)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            await asyncio.wait_for(self._catch_up(consumer, ends), timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+        self._caught_up = True
+        self._task = asyncio.create_task(self._follow(consumer), name=f"{self._topic} copy")
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, timeout_s: float) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            # `topics()` fetches fresh metadata but does not store it in the client's cluster,
+            # which `partitions_for_topic` reads; force that refresh (no public API for it).
+            await consumer._client.force_metadata_update()
+            found = consumer.partitions_for_topic(self._topic)
+            if found:
+                return [TopicPartition(self._topic, p) for p in sorted(found)]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {self._topic!r} does not exist")
+            await asyncio.sleep(0.2)
+
+    async def _catch_up(self, consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> None:
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    self.apply(record.key, record.value)
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=1000)
+            except KafkaError as exc:  # the consumer reconnects by itself; keep following
+                log.warning("registry copy: %s; retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for records in batches.values():
+                for record in records:
+                    self.apply(record.key, record.value)
+
+    async def stop(self) -> None:
+        """Stop following the topic."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    def apply(self, key: bytes | None, value: bytes | None) -> bool:
+        """Apply one record of the topic; returns whether it changed the copy."""
+        if key is None:
+            return False
+        kind, _, entity_id = key.decode("utf-8", "replace").partition(":")
+        if value is None:
+            return self._forget(kind, entity_id)
+        try:
+            event = orjson.loads(value)
+            version = int(event["version"])
+            data = event.get("data") if event.get("op") == "upsert" else None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("registry copy: skipping a malformed record under %s", kind)
+            return False
+        if version <= self._versions.get((kind, entity_id), 0):
+            return False
+        self._versions[(kind, entity_id)] = version
+        if isinstance(data, dict):
+            self._store(kind, entity_id, data)
+        else:
+            self._remove(kind, entity_id)
+        self._notify(kind, entity_id, data if isinstance(data, dict) else None)
+        return True
+
+    def _forget(self, kind: str, entity_id: str) -> bool:
+        existed = entity_id in self._entities.get(kind, {})
+        self._versions.pop((kind, entity_id), None)
+        self._remove(kind, entity_id)
+        if existed:
+            self._notify(kind, entity_id, None)
+        return existed
+
+    def _store(self, kind: str, entity_id: str, data: Entity) -> None:
+        self._entities.setdefault(kind, {})[entity_id] = data
+        if kind == "contract":
+            subject, version = data.get("subject"), data.get("version")
+            if isinstance(subject, str) and isinstance(version, int):
+                self._subjects.setdefault(subject, {})[version] = entity_id
+
+    def _remove(self, kind: str, entity_id: str) -> None:
+        data = self._entities.get(kind, {}).pop(entity_id, None)
+        if kind == "contract" and data is not None:
+            versions = self._subjects.get(str(data.get("subject")), {})
+            versions.pop(int(data.get("version") or 0), None)
+
+    def _notify(self, kind: str, entity_id: str, data: Entity | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, entity_id, data)
+            except Exception:  # a faulty listener must not stop the copy
+                log.exception("registry copy listener failed")
+
+    def get(self, kind: str, entity_id: str) -> Entity | None:
+        """Return one entity's current data, or None."""
+        return self._entities.get(kind, {}).get(entity_id)
+
+    def items(self, kind: str) -> list[Entity]:
+        """Return every entity of a kind."""
+        return list(self._entities.get(kind, {}).values())
+
+    def _key_owner(self, api_key: str, field: str) -> Entity | None:
+        key_id = parse_api_key(api_key)
+        record = self.get("api_key", key_id) if key_id else None
+        if record is None or not key_is_usable(record, api_key):
+            return None
+        owner = record.get(field)
+        return self.get(field.removesuffix("_id"), owner) if isinstance(owner, str) else None
+
+    def source_for_key(self, api_key: str) -> Entity | None:
+        """Return the source a usable API key belongs to (its `status` is the caller's concern)."""
+        return self._key_owner(api_key, "source_id")
+
+    def consumer_for_key(self, api_key: str) -> Entity | None:
+        """Return the consumer a usable API key belongs to (check `status` == approved)."""
+        return self._key_owner(api_key, "consumer_id")
+
+    def contract(self, subject: str, version: int) -> Entity | None:
+        """Return one version of a subject's contract."""
+        contract_id = self._subjects.get(subject, {}).get(version)
+        return self.get("contract", contract_id) if contract_id else None
+
+    def latest_contract(self, subject: str) -> Entity | None:
+        """Return the newest version of a subject's contract."""
+        versions = self._subjects.get(subject)
+        return self.contract(subject, max(versions)) if versions else None
+
+    def contract_by_id(self, contract_id: str) -> Entity | None:
+        """Return a contract by its schema id."""
+        return self.get("contract", contract_id)

@@ -1,0 +1,452 @@
+"""The gateway against the real broker: authenticated, contract-enforcing, audited ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from lgsp_cli.testing import TopicFactory, new_api_key, publish_registry_changes, serve
+from lgsp_common.audit import verify_chain
+from lgsp_common.registry_copy import hash_api_key
+from lgsp_common.settings import KafkaSettings
+from lgsp_gateway.main import create_app
+from lgsp_gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.kafka
+ROOT = Path(__file__).resolve().parents[2]
+DOSSIER_SCHEMA = json.loads(
+    (ROOT / "contracts/topics/tthc.dossier.v1/v1.schema.json").read_text(encoding="utf-8")
+)
+VALID = json.loads(
+    next((ROOT / "contracts/topics/tthc.dossier.v1/examples/valid").glob("*.json")).read_text()
+)
+
+
+@dataclass
+class Env:
+    """A gateway wired to per-test topics, with two sources and their keys."""
+
+    url: str
+    kafka: KafkaSettings
+    topic: str
+    other_topic: str
+    registry: str
+    dlq: str
+    audit: str
+    key: str
+    other_key: str
+    revoked_key: str
+
+
+def registry_entities(topic: str, other: str, keys: dict[str, str]) -> list[Any]:
+    """Return the registry changes that set up the test's sources, contract and keys."""
+    now = "2024-10-01T00:00:00+07:00"
+
+    def api_key(full: str, source: str, revoked: str | None = None) -> Any:
+        key_id = "k_" + full.split("_")[1]
+        return (
+            "api_key",
+            key_id,
+            {
+                "id": key_id,
+                "source_id": source,
+                "key_hash": hash_api_key(full),
+                "created_at": now,
+                "revoked_at": revoked,
+                "expires_at": None,
+            },
+        )
+
+    return [
+        (
+            "organisation",
+            "vp-ubnd",
+            {
+                "id": "vp-ubnd",
+                "code": "000.00.01.H03",
+                "name_vi": "Văn phòng UBND tỉnh",
+                "name_en": "Office",
+            },
+        ),
+        (
+            "source",
+            "dvc-portal",
+            {
+                "id": "dvc-portal",
+                "organisation_id": "vp-ubnd",
+                "topic": topic,
+                "cadence": "realtime",
+                "status": "active",
+            },
+        ),
+        (
+            "source",
+            "other-src",
+            {
+                "id": "other-src",
+                "organisation_id": "vp-ubnd",
+                "topic": other,
+                "cadence": "daily",
+                "status": "active",
+            },
+        ),
+        (
+            "contract",
+            f"c-{topic}",
+            {
+                "id": f"c-{topic}",
+                "subject": topic,
+                "version": 1,
+                "schema": DOSSIER_SCHEMA,
+                "compatibility": "BACKWARD",
+            },
+        ),
+        api_key(keys["main"], "dvc-portal"),
+        api_key(keys["other"], "other-src"),
+        api_key(keys["revoked"], "dvc-portal", revoked=now),
+    ]
+
+
+@pytest.fixture
+async def env(
+    kafka_settings: KafkaSettings, topic_factory: TopicFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[Env]:
+    """Start a gateway over real HTTP against per-test topics (`rate` marker: rate, burst)."""
+    marker = request.node.get_closest_marker("rate")
+    rate, burst = marker.args if marker else (1000.0, 1000.0)
+    registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    topic, other = await topic_factory("tthc"), await topic_factory("other")
+    dlq, audit = await topic_factory("dlq"), await topic_factory("audit")
+    keys = {name: new_api_key()[1] for name in ("main", "other", "revoked")}
+    await publish_registry_changes(kafka_settings, registry, registry_entities(topic, other, keys))
+    settings = GatewaySettings(
+        kafka=kafka_settings,
+        registry_topic=registry,
+        dlq_topic=dlq,
+        audit_topic=audit,
+        max_body_bytes=64 * 1024,
+        max_batch_events=5,
+        rate_limit_per_source=rate,
+        rate_limit_burst=burst,
+    )
+    async with serve(create_app(settings)) as url:
+        yield Env(
+            url,
+            kafka_settings,
+            topic,
+            other,
+            registry,
+            dlq,
+            audit,
+            keys["main"],
+            keys["other"],
+            keys["revoked"],
+        )
+
+
+def headers(key: str | None, **extra: str) -> dict[str, str]:
+    """Return binary-mode CloudEvents headers with an API key."""
+    result = {
+        "content-type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": str(uuid.uuid4()),
+        "ce-type": "vn.gov.lgsp.tthc.dossier.submitted",
+    }
+    if key:
+        result["authorization"] = f"Bearer {key}"
+    return result | extra
+
+
+async def read_all(kafka: KafkaSettings, topic: str, expected: int) -> list[Any]:
+    """Read at least `expected` records of a topic (all partitions) with a plain consumer."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        for _ in range(40):
+            batches = await consumer.getmany(timeout_ms=250)
+            records += [r for rs in batches.values() for r in rs]
+            if len(records) >= expected:
+                await asyncio.sleep(0.3)  # let any unexpected extra record show up
+                batches = await consumer.getmany(timeout_ms=250)
+                records += [r for rs in batches.values() for r in rs]
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_valid_event_is_acked_and_on_the_topic_with_its_headers(env: Env) -> None:
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        sent = headers(env.key)
+        answer = await http.post(f"/v1/topics/{env.topic}/events", json=VALID, headers=sent)
+        assert answer.status_code == 202, answer.text
+        structured = {"specversion": "1.0", "id": "evt-structured-1", "type": "t.x", "data": VALID}
+        second = await http.post(
+            f"/v1/topics/{env.topic}/events",
+            content=json.dumps(structured),
+            headers={"content-type": "application/cloudevents+json", "x-api-key": env.key},
+        )
+        assert second.status_code == 202, second.text
+    records = await read_all(env.kafka, env.topic, 2)
+    assert len(records) == 2
+    by_id = {dict(r.headers)["ce_id"].decode(): r for r in records}
+    first = by_id[sent["ce-id"]]
+    got = {k: v.decode() for k, v in first.headers}
+    assert got["ce_source"] == "/sources/dvc-portal"
+    assert got["ce_dataschema"] == DOSSIER_SCHEMA["$id"]
+    assert got["ce_subject"] == VALID["dossier_id"] == first.key.decode()
+    assert "traceparent" in got
+    assert json.loads(by_id["evt-structured-1"].value) == VALID
+
+
+async def test_every_rejection_class_answers_problem_json_and_lands_where_it_should(
+    env: Env,
+) -> None:
+    url = f"/v1/topics/{env.topic}/events"
+    invalid = {**VALID, "channel": "fax"}
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        cases: list[tuple[str, httpx.Response, int, str | None]] = [
+            ("no key", await http.post(url, json=VALID, headers=headers(None)), 401, None),
+            (
+                "wrong key",
+                await http.post(url, json=VALID, headers=headers(new_api_key()[1])),
+                401,
+                None,
+            ),
+            (
+                "revoked key",
+                await http.post(url, json=VALID, headers=headers(env.revoked_key)),
+                401,
+                None,
+            ),
+            (
+                "other source's topic",
+                await http.post(
+                    f"/v1/topics/{env.other_topic}/events", json=VALID, headers=headers(env.key)
+                ),
+                403,
+                None,
+            ),
+            (
+                "unknown topic (no contract)",
+                await http.post(
+                    f"/v1/topics/{env.other_topic}/events",
+                    json=VALID,
+                    headers=headers(env.other_key),
+                ),
+                404,
+                None,
+            ),
+            (
+                "malformed json",
+                await http.post(url, content=b"{nope", headers=headers(env.key)),
+                400,
+                None,
+            ),
+            (
+                "wrong content type",
+                await http.post(
+                    url, content=b"a,b", headers=headers(env.key, **{"content-type": "text/csv"})
+                ),
+                415,
+                None,
+            ),
+            (
+                "schema violation",
+                await http.post(url, json=invalid, headers=headers(env.key)),
+                422,
+                "/channel",
+            ),
+            (
+                "oversize body",
+                await http.post(
+                    url, content=b"[" + b"1," * 40_000 + b"1]", headers=headers(env.key)
+                ),
+                413,
+                None,
+            ),
+            (
+                "oversize batch",
+                await http.post(
+                    f"/v1/topics/{env.topic}/batches",
+                    content=json.dumps([{}] * 6),
+                    headers={
+                        "content-type": "application/cloudevents-batch+json",
+                        "x-api-key": env.key,
+                    },
+                ),
+                413,
+                None,
+            ),
+        ]
+        for name, response, status, pointer in cases:
+            assert response.status_code == status, (name, response.text)
+            assert response.headers["content-type"] == "application/problem+json", name
+            problem = response.json()
+            assert problem["status"] == status and problem["title"], name
+            if pointer:
+                assert pointer in [e["pointer"] for e in problem["errors"]], name
+        assert cases[0][1].headers["www-authenticate"].startswith("Bearer")
+        metrics = (await http.get("/metrics")).text
+    dead = await read_all(env.kafka, env.dlq, 5)
+    reasons = {json.loads(r.value)["reasons"][0]["rule"] for r in dead}
+    assert len(dead) == 5, [json.loads(r.value) for r in dead]  # 400, 415, 422, 2 x 413
+    assert {"enum", "malformed_json", "media_type", "body_too_large", "batch_too_large"} <= reasons
+    schema_letter = next(
+        json.loads(r.value) for r in dead if json.loads(r.value)["reasons"][0]["rule"] == "enum"
+    )
+    assert schema_letter["reasons"][0]["pointer"] == "/channel"
+    assert json.loads(schema_letter["payload"]) == invalid
+    assert schema_letter["source"] == "/sources/dvc-portal"
+    for reason in (
+        "unauthenticated",
+        "forbidden",
+        "unknown_topic",
+        "malformed_json",
+        "media_type",
+        "contract",
+        "body_too_large",
+        "batch_too_large",
+    ):
+        assert f'reason="{reason}"' in metrics, reason
+
+
+@pytest.mark.rate(2.0, 20.0)
+async def test_rate_limit_answers_429_with_retry_after(env: Env) -> None:
+    url = f"/v1/topics/{env.topic}/events"
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        statuses = []
+        for _ in range(3):
+            batch = [
+                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "t", "data": VALID}
+                for _ in range(5)
+            ]
+            response = await http.post(
+                f"/v1/topics/{env.topic}/batches",
+                content=json.dumps(batch),
+                headers={
+                    "content-type": "application/cloudevents-batch+json",
+                    "x-api-key": env.key,
+                },
+            )
+            statuses.append(response.status_code)
+        limited = await http.post(url, json=VALID, headers=headers(env.key))
+        limited_too = [limited] + [
+            await http.post(url, json=VALID, headers=headers(env.key)) for _ in range(30)
+        ]
+    assert statuses == [202, 202, 202]
+    refused = [r for r in limited_too if r.status_code == 429]
+    assert refused, [r.status_code for r in limited_too]
+    assert int(refused[0].headers["retry-after"]) >= 1
+    assert refused[0].headers["content-type"] == "application/problem+json"
+
+
+async def test_batch_reports_each_event_and_produces_the_valid_ones(env: Env) -> None:
+    good = [{"specversion": "1.0", "id": f"b-{i}", "type": "t", "data": VALID} for i in range(3)]
+    bad = {"specversion": "1.0", "id": "b-bad", "type": "t", "data": {**VALID, "level": "x"}}
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        response = await http.post(
+            f"/v1/topics/{env.topic}/batches",
+            content=json.dumps([*good[:2], bad, good[2]]),
+            headers={"content-type": "application/cloudevents-batch+json", "x-api-key": env.key},
+        )
+    assert response.status_code == 207, response.text
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == [202, 202, 422, 202]
+    assert items[2]["problem"]["errors"][0]["pointer"] == "/level"
+    assert all(isinstance(i["offset"], int) for i in items if i["status"] == 202)
+    records = await read_all(env.kafka, env.topic, 3)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == ["b-0", "b-1", "b-2"]
+
+
+async def test_revoked_key_and_new_contract_version_take_effect_live(env: Env) -> None:
+    key_id = "k_" + env.key.split("_")[1]
+    extended = copy.deepcopy(DOSSIER_SCHEMA)
+    extended["$id"] = DOSSIER_SCHEMA["$id"].replace("v1.schema", "v2.schema")
+    extended["properties"]["note"] = {"type": "string"}
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        noted = {**VALID, "note": "bổ sung"}
+        url = f"/v1/topics/{env.topic}/events"
+        assert (await http.post(url, json=noted, headers=headers(env.key))).status_code == 422
+        await publish_registry_changes(
+            env.kafka,
+            env.registry,
+            [
+                (
+                    "contract",
+                    f"c2-{env.topic}",
+                    {
+                        "id": f"c2-{env.topic}",
+                        "subject": env.topic,
+                        "version": 2,
+                        "schema": extended,
+                    },
+                )
+            ],
+        )
+        await eventually(http, url, noted, env.key, 202)
+        named_v1 = headers(env.key, **{"ce-dataschema": DOSSIER_SCHEMA["$id"]})
+        assert (await http.post(url, json=noted, headers=named_v1)).status_code == 422
+
+        await publish_registry_changes(
+            env.kafka,
+            env.registry,
+            [
+                (
+                    "api_key",
+                    key_id,
+                    {
+                        "id": key_id,
+                        "source_id": "dvc-portal",
+                        "key_hash": hash_api_key(env.key),
+                        "revoked_at": "2024-10-02",
+                    },
+                )
+            ],
+        )
+        await eventually(http, url, VALID, env.key, 401)
+
+
+async def eventually(http: httpx.AsyncClient, url: str, body: Any, key: str, status: int) -> None:
+    """Post until the answer has `status` (the registry copy applies changes within seconds)."""
+    last = None
+    for _ in range(50):
+        last = await http.post(url, json=body, headers=headers(key))
+        if last.status_code == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"still {last.status_code if last else None}, wanted {status}")
+
+
+async def test_every_call_is_audited_on_an_intact_hash_chain(env: Env) -> None:
+    url = f"/v1/topics/{env.topic}/events"
+    async with httpx.AsyncClient(base_url=env.url) as http:
+        ok = await http.post(url, json=VALID, headers=headers(env.key))
+        await http.post(url, json=VALID, headers=headers(None))
+        await http.post(url, json={"x": 1}, headers=headers(env.key))
+    records = await read_all(env.kafka, env.audit, 3)
+    audit = [json.loads(r.value) for r in records]
+    assert [a["result"] for a in sorted(audit, key=lambda a: a["seq"])] == [
+        "success",
+        "denied",
+        "rejected",
+    ]
+    assert audit[0]["event_ids"] == [ok.json()["id"]]
+    assert not any("payload" in a or "dossier_id" in json.dumps(a) for a in audit)
+    assert verify_chain(audit, {"gateway-local": b"change-me-local-audit-key"}) == []
