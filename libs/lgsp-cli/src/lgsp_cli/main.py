@@ -12,13 +12,19 @@ from typing import Annotated
 import typer
 
 from lgsp_cli.kafka_local import KafkaLocalError, LocalKafka, fetch_jars
+from lgsp_cli.openapi_gen import write_openapi
 from lgsp_cli.platform import Platform
+from lgsp_cli.population_cli import population
+from lgsp_cli.registry_cli import registry
 
 app = typer.Typer(
     help="LGSP platform: tools for integrators, operators and developers.", no_args_is_help=True
 )
 dev = typer.Typer(help="Run Kafka or the whole platform on this machine.", no_args_is_help=True)
 app.add_typer(dev, name="dev")
+app.add_typer(registry, name="registry")
+dev.command("openapi")(write_openapi)
+app.add_typer(population, name="population")
 
 VarDir = Annotated[Path, typer.Option(help="Where local data and logs live.")]
 

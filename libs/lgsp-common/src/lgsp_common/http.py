@@ -112,8 +112,21 @@ def create_service_app(
     return app
 
 
-def run_service(app: FastAPI, host: str, port: int) -> None:
-    """Serve an app with uvicorn, keeping the process's JSON logging configuration."""
+def run_service(
+    app: FastAPI | str, host: str, port: int, workers: int = 1
+) -> None:
+    """Serve an app (or, for several worker processes, a factory's import path) with uvicorn.
+
+    The process's JSON logging configuration is kept; access logs are off (metrics count calls).
+    """
     import uvicorn  # noqa: PLC0415 - only entrypoints need the server
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers if isinstance(app, str) else None,
+        factory=isinstance(app, str),
+        log_config=None,
+        access_log=False,
+    )

@@ -6,57 +6,53 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from ioc_collector.adapters.stream import StreamConsumer
-from ioc_collector.api import counts
+from ioc_collector.api import counts, dashboard, health, kpis, live
+from ioc_collector.bootstrap import SERVICE, start_runtime
+from ioc_collector.catalogue import load_kpis
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.http import create_service_app, run_service
-from lgsp_common.kafka import KafkaProbe, create_consumer, start_with_retry
+from lgsp_common.kafka import KafkaProbe
 from lgsp_common.logs import configure_logging
 from lgsp_common.telemetry import setup_tracing
-from lgsp_common.topics import contract_topics, ensure_platform_topics
-
-SERVICE = "ioc-collector"
+from lgsp_common.topics import contract_topics
 
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
-    """Build the collector app; the consumer runs for the lifetime of the app."""
+    """Build the collector app; the KPI catalogue is validated here, before anything starts."""
     settings = settings or CollectorSettings()
     registry = CollectorRegistry()
     provider = setup_tracing(SERVICE)
     probe = KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s)
     topics = settings.topics or contract_topics(settings.contracts_dir)
+    catalogue = load_kpis(
+        settings.kpis_dir, settings.contracts_dir, topics, only_consumed=bool(settings.topics)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await start_with_retry(
-            lambda: ensure_platform_topics(settings.kafka, settings.contracts_dir),
-            settings.kafka_startup_timeout_s,
-            SERVICE,
-        )
-        consumer = create_consumer(settings.kafka, SERVICE, settings.group_id, *topics)
-        await start_with_retry(consumer.start, settings.kafka_startup_timeout_s, SERVICE)
-        stream = StreamConsumer(consumer, registry, settings.max_batch)
-        app.state.stream = stream
-        stream.start()
+        runtime = await start_runtime(app, settings, catalogue, topics, registry)
         try:
             yield
         finally:
-            await stream.stop()
-            await consumer.stop()
+            await runtime.stack.aclose()
             await probe.close()
 
     app = create_service_app(
         title="IOC collector",
-        description="Trung tâm giám sát, điều hành thông minh (IOC): KPIs from department streams.",
-        version="0.1.0",
+        description="Trung tâm giám sát, điều hành thông minh (IOC): KPIs from department "
+        "streams, source health, live stream and dashboard.",
+        version="0.2.0",
         lifespan=lifespan,
         registry=registry,
         tracer_provider=provider,
         checks={"kafka": probe.check},
     )
-    app.include_router(counts.router)
+    for router in (kpis.router, health.router, live.router, counts.router, dashboard.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     return app
 
 

@@ -99,4 +99,7 @@ def run() -> None:
     """Run the service with settings from the environment (console script and `python -m`)."""
     settings = GatewaySettings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
-    run_service(create_app(settings), settings.host, settings.port)
+    if settings.workers > 1:  # each worker process builds its own app, producer and audit chain
+        run_service(f"{__name__}:app_factory", settings.host, settings.port, settings.workers)
+    else:
+        run_service(create_app(settings), settings.host, settings.port)

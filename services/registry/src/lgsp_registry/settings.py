@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from lgsp_common.settings import ServiceSettings
+from lgsp_common.settings import ServiceSettings, repo_root
+from lgsp_common.topics import REGISTRY_TOPIC
+from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy
+
+MIN_OPERATOR_TOKEN = 24
 
 
 class RegistrySettings(ServiceSettings):
@@ -13,3 +20,44 @@ class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LGSP_REGISTRY_", extra="ignore")
 
     port: int = 8081
+    data_dir: Path = Field(
+        default_factory=lambda: repo_root() / "var" / "registry",
+        description="Where the SQLite file and the generated operator token live.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy async URL, e.g. postgresql+asyncpg://user:pw@host/db; "
+        "default: sqlite+aiosqlite in data_dir.",
+    )
+    registry_topic: str = Field(
+        default=REGISTRY_TOPIC, min_length=1, description="Compacted topic of change events."
+    )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="Administration credential; when unset, one is generated once into "
+        "<data_dir>/operator-token (mode 0600) and only that path is logged.",
+    )
+    max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest accepted body.")
+    max_json_depth: int = Field(
+        default=64, ge=8, description="Deepest nesting of arrays/objects accepted in a body."
+    )
+    default_compatibility: CompatibilityMode = CompatibilityMode.BACKWARD
+    default_policy: CompatibilityPolicy = CompatibilityPolicy.STRICT
+    require_examples: bool = Field(
+        default=True, description="A contract version needs >= 1 valid and >= 1 invalid example."
+    )
+    key_grace_period_s: int = Field(
+        default=86_400, ge=0, description="How long a rotated key keeps working."
+    )
+    publish_interval_s: float = Field(
+        default=0.5, gt=0, description="Longest pause between two looks at the outbox."
+    )
+    publish_timeout_s: float = Field(
+        default=15.0, gt=0, description="Longest wait for Kafka's ack of an outbox batch."
+    )
+
+    def sqlalchemy_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file under data_dir."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.data_dir / 'registry.sqlite3'}"

@@ -1,78 +1,331 @@
-"""The consuming loop: read committed records in batches, count them, commit offsets."""
+"""The consuming loop: batches in, KPI state and positions committed together, seek on assignment.
+
+Exactly-once effect without Kafka transactions. Each assigned topic-partition has its own
+AggregationState and source activity in memory. A poll's records are applied in offset order;
+at most every `commit_interval_ms` the changed partitions' states and next offsets are written
+to the state store in ONE transaction. On assignment (ConsumerRebalanceListener) the consumer
+seeks each partition to the position stored next to its state, so a crash (kill -9) between
+two commits replays exactly the records whose effect was lost, and a rebalance hands the new
+owner the state that matches the offset it resumes from. Records below the stored position are
+skipped, so a stale fetch cannot apply a record twice. Kafka's committed offsets are written
+too, after the store, for lag tooling only; they are never read back.
+
+Why not Kafka transactions (consume-transform-produce with a changelog topic, as Kafka
+Streams does): the collector's output is its queryable state, not a topic, so a changelog
+would have to be restored into a local store anyway; and aiokafka's transactional producer has
+open problems exactly where a crash test hits (upstream aiokafka issues #1004, #1098, #920:
+fencing and `send_offsets_to_transaction` failures around rebalances, producers left unusable
+after an aborted or timed-out transaction). One local transaction per batch is simple to reason
+about and to test. `ioc.kpi` snapshots are keyed and compacted, so republishing after a replay
+converges to the same values (an idempotent output).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import Counter as Tally
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from lgsp_common.envelope import from_kafka
+from ioc_collector.adapters.decode import (
+    ContractValidators,
+    Poison,
+    Record,
+    event_from_record,
+    rejected_source,
+)
+from ioc_collector.adapters.store import (
+    PartitionRow,
+    PartitionWrite,
+    StateStore,
+    StoreConflict,
+    TopicPartitionKey,
+)
+from ioc_collector.domain.activity import (
+    PartitionActivity,
+    record_event,
+    record_poison,
+    record_rejection,
+)
+from ioc_collector.domain.aggregate import Aggregator
+from ioc_collector.domain.state import AggregationState, dump_state, load_state
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class StreamCounts:
-    """Events seen per (topic, source), and records that could not be decoded."""
+class OwnedPartition:
+    """The live state of one assigned partition and the store revision it extends."""
 
-    by_source: Tally[tuple[str, str]] = field(default_factory=Tally)
-    undecodable: Tally[str] = field(default_factory=Tally)
+    state: AggregationState
+    activity: PartitionActivity
+    position: int = 0
+    revision: int | None = None
+    dirty: bool = False
 
 
-class StreamConsumer:
-    """Owns the consumer task; `counts` is what the API shows."""
+@dataclass
+class StreamMetrics:
+    """Prometheus series of the loop."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, registry: CollectorRegistry, batch: int):
+    registry: CollectorRegistry
+    events: Counter = field(init=False)
+    poison: Counter = field(init=False)
+    commits: Histogram = field(init=False)
+    conflicts: Counter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = Counter(
+            "collector_events", "Events applied to the KPIs", ["topic"], registry=self.registry
+        )
+        self.poison = Counter(
+            "collector_poison_records",
+            "Records skipped as unusable, by reason",
+            ["topic", "reason"],
+            registry=self.registry,
+        )
+        self.commits = Histogram(
+            "collector_store_commit_seconds",
+            "Time to commit one batch's state and positions",
+            registry=self.registry,
+        )
+        self.conflicts = Counter(
+            "collector_store_conflicts",
+            "Commits refused because another replica moved a partition on",
+            registry=self.registry,
+        )
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, processor: StreamProcessor) -> None:
+        self._processor = processor
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._processor.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._processor.on_assigned(assigned)
+
+
+def _key(tp: TopicPartition) -> TopicPartitionKey:
+    return (tp.topic, tp.partition)
+
+
+def _from_row(row: PartitionRow | None) -> OwnedPartition:
+    if row is None:
+        return OwnedPartition(AggregationState(), PartitionActivity())
+    activity = PartitionActivity.model_validate_json(row.activity)
+    return OwnedPartition(load_state(row.aggregation), activity, row.position, row.revision)
+
+
+class StreamProcessor:
+    """Owns the consumer loop and the state of the partitions assigned to this replica."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        store: StateStore,
+        aggregator: Aggregator,
+        validators: ContractValidators,
+        metrics: StreamMetrics,
+        *,
+        dlq_topic: str,
+        max_batch: int,
+        commit_interval_ms: int,
+        poll_timeout_ms: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._consumer = consumer
-        self._batch = batch
+        self._store = store
+        self._aggregator = aggregator
+        self._validators = validators
+        self._metrics = metrics
+        self._dlq_topic = dlq_topic
+        self._max_batch = max_batch
+        self._commit_interval_s = commit_interval_ms / 1000
+        self._poll_timeout_ms = poll_timeout_ms
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._last_commit = time.monotonic()
         self._task: asyncio.Task[None] | None = None
-        self.counts = StreamCounts()
-        self._events = Counter(
-            "collector_events", "Events consumed", ["topic", "source"], registry=registry
-        )
-        self._bad = Counter(
-            "collector_records_undecodable",
-            "Records that are not CloudEvents",
-            ["topic"],
-            registry=registry,
-        )
+        self.owned: dict[TopicPartitionKey, OwnedPartition] = {}
+        self.version = 0
+        self.listener = _Listener(self)
 
     def start(self) -> None:
         """Run the loop in the background."""
         self._task = asyncio.create_task(self._run(), name="collector-stream")
 
     async def stop(self) -> None:
-        """Stop the loop and commit what was processed."""
+        """Stop the loop and commit what was applied."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+        async with self._lock:
+            with contextlib.suppress(StoreConflict):
+                await self._commit()
 
     async def _run(self) -> None:
         while True:
             try:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch)
-                for records in batches.values():
-                    for record in records:
-                        self._count(record.topic, record.value, record.headers)
-                if batches:
-                    await self._consumer.commit()
+                batches = await self._consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+                )
+                async with self._lock:
+                    if batches:
+                        self._apply(batches)
+                    if time.monotonic() - self._last_commit >= self._commit_interval_s:
+                        await self._commit_or_reload()
             except KafkaError as exc:
-                log.warning("consumer error, retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(1)
+                log.warning("consumer error; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+            except Exception:  # the store or a bug: keep the state, retry, never die
+                log.exception("collector loop error; retrying")
+                await asyncio.sleep(1.0)
 
-    def _count(self, topic: str, value: bytes | None, headers: object) -> None:
-        try:
-            event = from_kafka(value, headers)  # type: ignore[arg-type]
-        except ValueError:
-            self.counts.undecodable[topic] += 1
-            self._bad.labels(topic).inc()
+    def _apply(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        now = self._clock()
+        for tp, records in batches.items():
+            owned = self.owned.get(_key(tp))
+            if owned is None:  # revoked while these records were in flight
+                continue
+            self._aggregator.tick(owned.state, now)
+            for record in records:
+                if record.offset < owned.position:
+                    continue  # already in the stored state
+                self._apply_record(owned, record)
+                owned.position = record.offset + 1
+                owned.dirty = True
+            owned.state.positions[f"{tp.topic}/{tp.partition}"] = owned.position
+        self.version += 1
+
+    def _apply_record(self, owned: OwnedPartition, record: Record) -> None:
+        if record.topic == self._dlq_topic:
+            source = rejected_source(record)
+            if source is None:
+                record_poison(owned.activity, "not_json", record.timestamp)
+            else:
+                record_rejection(owned.activity, source, record.timestamp)
             return
-        self.counts.by_source[(topic, event.source)] += 1
-        self._events.labels(topic, event.source).inc()
+        decoded = event_from_record(record, self._validators)
+        if isinstance(decoded, Poison):
+            record_poison(owned.activity, decoded.reason, record.timestamp)
+            self._metrics.poison.labels(record.topic, decoded.reason).inc()
+            return
+        try:
+            self._aggregator.apply(decoded, owned.state)
+        except Exception:  # a bug must cost one record, not the stream
+            log.exception("cannot apply an event", extra={"topic": record.topic})
+            record_poison(owned.activity, "error", record.timestamp)
+            return
+        record_event(owned.activity, decoded.source, record.timestamp, decoded.time.isoformat())
+        self._metrics.events.labels(record.topic).inc()
+
+    async def _commit_or_reload(self) -> None:
+        try:
+            await self._commit()
+        except StoreConflict as conflict:
+            self._metrics.conflicts.inc()
+            log.warning("partitions moved on elsewhere; reloading", extra={"error": str(conflict)})
+            await self._reload(conflict.partitions)
+
+    async def _commit(self) -> None:
+        """Write the changed partitions in one transaction, then Kafka offsets (lag only)."""
+        self._last_commit = time.monotonic()
+        dirty = [(key, owned) for key, owned in self.owned.items() if owned.dirty]
+        if not dirty:
+            return
+
+        def writes() -> list[PartitionWrite]:
+            return [
+                PartitionWrite(
+                    key[0],
+                    key[1],
+                    owned.position,
+                    dump_state(owned.state),
+                    owned.activity.model_dump_json().encode(),
+                    owned.revision,
+                )
+                for key, owned in dirty
+            ]
+
+        with self._metrics.commits.time():
+            written = await self._store.commit(writes)
+        for (_, owned), write in zip(dirty, written, strict=True):
+            owned.revision, owned.dirty = write.revision, False
+        offsets = {TopicPartition(*key): owned.position for key, owned in dirty}
+        try:
+            await self._consumer.commit(offsets)
+        except (KafkaError, AssertionError) as exc:  # only lag tooling reads these offsets
+            log.info("kafka offset commit skipped", extra={"error": repr(exc)})
+
+    async def _reload(self, keys: Sequence[TopicPartitionKey]) -> None:
+        rows = await self._store.load(keys)
+        for key in keys:
+            if key in self.owned:
+                self.owned[key] = self._loaded(rows.get(key))
+                await self._seek(TopicPartition(*key), self.owned[key])
+        self.version += 1
+
+    def _loaded(self, row: PartitionRow | None) -> OwnedPartition:
+        owned = _from_row(row)
+        dropped = self._aggregator.reset_stale(owned.state)
+        if dropped:
+            log.warning("KPI definitions changed; their state restarts", extra={"kpis": dropped})
+            owned.dirty = True
+        return owned
+
+    async def _seek(self, tp: TopicPartition, owned: OwnedPartition) -> None:
+        if owned.revision is None:
+            await self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, owned.position)
+
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Commit what was applied, then forget the revoked partitions."""
+        async with self._lock:
+            with contextlib.suppress(StoreConflict):
+                await self._commit()
+            for tp in revoked:
+                self.owned.pop(_key(tp), None)
+            self.version += 1
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Load each new partition's state and seek to the position stored with it."""
+        async with self._lock:
+            fresh = [tp for tp in assigned if _key(tp) not in self.owned]
+            rows = await self._store.load([_key(tp) for tp in fresh])
+            for tp in fresh:
+                self.owned[_key(tp)] = self._loaded(rows.get(_key(tp)))
+                await self._seek(tp, self.owned[_key(tp)])
+            self.version += 1
+            log.info(
+                "partitions assigned",
+                extra={"partitions": sorted(f"{t}/{p}" for t, p in self.owned)},
+            )
+
+    async def tick(self) -> None:
+        """Advance the processing clock so quiet windows close on time."""
+        now = self._clock()
+        async with self._lock:
+            closed = False
+            for owned in self.owned.values():
+                if self._aggregator.tick(owned.state, now):
+                    owned.dirty = closed = True
+            if closed:
+                self.version += 1
+                await self._commit_or_reload()
+
+    def states(self) -> dict[TopicPartitionKey, OwnedPartition]:
+        """Return the owned partitions (read-only use)."""
+        return dict(self.owned)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from ioc_collector.adapters.stream import StreamConsumer
+from ioc_collector.api.deps import ViewDep
 
 router = APIRouter(prefix="/v1", tags=["streams"])
 
@@ -19,21 +19,25 @@ class SourceCount(BaseModel):
 
 
 class StreamCountsView(BaseModel):
-    """Counts of consumed events."""
+    """Counts of consumed events, and of records skipped as unusable per topic."""
 
     sources: list[SourceCount]
     undecodable: dict[str, int]
 
 
 @router.get("/streams/counts", response_model=StreamCountsView)
-async def stream_counts(request: Request) -> StreamCountsView:
-    """Return how many events were consumed per topic and source."""
-    stream: StreamConsumer = request.app.state.stream
-    counts = stream.counts
+async def stream_counts(view: ViewDep) -> StreamCountsView:
+    """Return how many events were consumed per topic and source, over all partitions."""
+    events: dict[tuple[str, str], int] = {}
+    poison: dict[str, int] = {}
+    for (topic, _), partition in view.partitions().items():
+        for source, seen in partition.activity.sources.items():
+            if seen.events:
+                events[(topic, source)] = events.get((topic, source), 0) + seen.events
+        skipped = sum(partition.activity.poison.values())
+        if skipped:
+            poison[topic] = poison.get(topic, 0) + skipped
     return StreamCountsView(
-        sources=[
-            SourceCount(topic=t, source=s, events=n)
-            for (t, s), n in sorted(counts.by_source.items())
-        ],
-        undecodable=dict(counts.undecodable),
+        sources=[SourceCount(topic=t, source=s, events=n) for (t, s), n in sorted(events.items())],
+        undecodable=poison,
     )

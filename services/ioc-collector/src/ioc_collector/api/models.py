@@ -1,0 +1,111 @@
+"""The collector's HTTP answers (also the payloads of the live stream)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ioc_collector.domain.activity import Status
+from ioc_collector.domain.definitions import JsonScalar
+
+
+class WindowValue(BaseModel):
+    """A KPI's value over one window."""
+
+    window_start: datetime
+    window_end: datetime
+    value: float | None
+    closed: bool
+    status: Literal["met", "not_met", "no_data", "no_target"]
+
+
+class TargetView(BaseModel):
+    """The Steering Committee's target."""
+
+    value: float
+    direction: Literal["gte", "lte"]
+    source: str | None = None
+
+
+class KpiTile(BaseModel):
+    """One KPI in the catalogue: its latest window vs target, trend and recent history."""
+
+    id: str
+    title_vi: str
+    title_en: str
+    topic: str
+    unit: str
+    window: str
+    dimensions: list[str]
+    target: TargetView | None
+    current: WindowValue
+    previous: WindowValue | None
+    trend: Literal["up", "down", "flat"] | None
+    history: list[WindowValue]
+    late_events: int = Field(description="Events past their window's lateness (not applied)")
+    duplicate_events: int
+    invalid_events: int
+
+
+class KpiCatalogue(BaseModel):
+    """Every KPI with its current value."""
+
+    generated_at: datetime
+    kpis: list[KpiTile]
+
+
+class KpiSeries(BaseModel):
+    """A KPI's values window by window, for the dimension values asked for."""
+
+    kpi_id: str
+    title_vi: str
+    title_en: str
+    window: str
+    unit: str
+    dims: dict[str, JsonScalar]
+    dimension_values: dict[str, list[JsonScalar]]
+    target: TargetView | None
+    points: list[WindowValue]
+
+
+class SourceHealth(BaseModel):
+    """Freshness and volume of one data source."""
+
+    id: str
+    source: str = Field(description="The CloudEvents source, /sources/<id>")
+    name: str | None
+    organisation_id: str | None
+    topic: str | None
+    cadence: str | None
+    registered: bool
+    source_status: str | None = Field(description="active or suspended, from the registry")
+    status: Status
+    last_event_at: datetime | None = Field(description="When the platform last received one")
+    last_event_time: str | None = Field(description="The occurrence time of that event")
+    events_total: int
+    events_per_minute: float
+    rejected: int = Field(description="Events refused by the gateway (lgsp.dlq)")
+    lag_records: int | None
+    lag_seconds: float | None
+    late_after_s: float
+    silent_after_s: float
+
+
+class TopicHealth(BaseModel):
+    """Consumption of one topic."""
+
+    topic: str
+    partitions: int
+    lag_records: int
+    lag_seconds: float
+    poison: dict[str, int] = Field(description="Records skipped as unusable, by reason")
+
+
+class HealthReport(BaseModel):
+    """Health of every source and consumed topic."""
+
+    generated_at: datetime
+    sources: list[SourceHealth]
+    topics: list[TopicHealth]

@@ -1,0 +1,1 @@
+"""Adapters of the population adapter: upstream HTTP client, breaker, registry view, Kafka."""

@@ -1,0 +1,81 @@
+"""Who may change what in the registry.
+
+Four kinds of caller, each proven by a credential:
+
+- the **operator** (token `LGSP_REGISTRY_OPERATOR_TOKEN`): everything;
+- an **organisation** (its own API key): its sources and their keys, the contracts of topics it
+  owns, decisions on consumers of those topics, and consumer requests in its own name;
+- a **source** (a source's API key): the contracts of its own topic, rotating or revoking its
+  own keys;
+- a **consumer** (an approved consumer's key): rotating or revoking its own keys.
+
+An organisation owns a topic once it has a source on it; another organisation cannot add one.
+Reads (GET) and the dry-run compatibility check need no credential: they change nothing and
+never show a secret or a hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PrincipalKind(StrEnum):
+    """What a credential stands for."""
+
+    OPERATOR = "operator"
+    ORGANISATION = "organisation"
+    SOURCE = "source"
+    CONSUMER = "consumer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    kind: PrincipalKind
+    id: str
+    organisation_id: str | None = None
+    topic: str | None = None
+    key_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Return how decisions and logs name the caller (never a secret)."""
+        return "operator" if self.kind is PrincipalKind.OPERATOR else f"{self.kind}:{self.id}"
+
+    @property
+    def is_operator(self) -> bool:
+        """Tell whether this is the operator."""
+        return self.kind is PrincipalKind.OPERATOR
+
+
+OPERATOR = Principal(PrincipalKind.OPERATOR, "operator")
+
+
+def acts_for(principal: Principal, organisation_id: str | None) -> bool:
+    """Tell whether the caller is the operator or that organisation itself."""
+    if principal.is_operator:
+        return True
+    return principal.kind is PrincipalKind.ORGANISATION and principal.id == organisation_id
+
+
+def may_write_subject(principal: Principal, owner_id: str | None, subject: str) -> bool:
+    """Tell whether the caller may register contracts or rules for a subject (topic)."""
+    if acts_for(principal, owner_id) and (owner_id is not None or principal.is_operator):
+        return True
+    return principal.kind is PrincipalKind.SOURCE and principal.topic == subject
+
+
+def may_manage_key(
+    principal: Principal, key_id: str, owner_organisation_id: str | None, owner: str
+) -> bool:
+    """Tell whether the caller may see, rotate or revoke a key.
+
+    The operator, the responsible organisation, the key itself, or another key of the same
+    owner (`owner` is "source:<id>", "consumer:<id>" or "organisation:<id>"), so a source can
+    revoke its old key with the new one.
+    """
+    if acts_for(principal, owner_organisation_id) or principal.key_id == key_id:
+        return True
+    return principal.key_id is not None and principal.name == owner
