@@ -112,9 +112,7 @@ def create_service_app(
     return app
 
 
-def run_service(
-    app: FastAPI | str, host: str, port: int, workers: int = 1
-) -> None:
+def run_service(app: FastAPI | str, host: str, port: int, workers: int = 1) -> None:
     """Serve an app (or, for several worker processes, a factory's import path) with uvicorn.
 
     The process's JSON logging configuration is kept; access logs are off (metrics count calls).
