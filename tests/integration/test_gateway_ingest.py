@@ -117,7 +117,7 @@ def registry_entities(topic: str, other: str, keys: dict[str, str]) -> list[Any]
     ]
 
 
-@pytest.fixture
+@pytest.fixture(params=[True, False], ids=["fast-lane", "fastapi-route"])
 async def env(
     kafka_settings: KafkaSettings, topic_factory: TopicFactory, request: pytest.FixtureRequest
 ) -> AsyncIterator[Env]:
@@ -138,6 +138,7 @@ async def env(
         max_batch_events=5,
         rate_limit_per_source=rate,
         rate_limit_burst=burst,
+        fast_lane=request.param,
     )
     async with serve(create_app(settings)) as url:
         yield Env(

@@ -163,6 +163,15 @@ class LocalKafka:
             raise
         return self.bootstrap_servers
 
+    def relaunch(self, timeout_s: float = 90.0) -> str:
+        """Start the nodes again after `stop()`, on the same ports and data (a broker restart)."""
+        jars = fetch_jars()
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                node.process = self._launch(jars, node)
+        self._wait_started(timeout_s)
+        return self.bootstrap_servers
+
     def _cluster_id(self) -> str:
         marker = self.data_dir / "cluster.id"
         if marker.exists():

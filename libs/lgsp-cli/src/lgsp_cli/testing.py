@@ -121,3 +121,36 @@ async def publish_registry_changes(
 
 
 _versions: dict[tuple[str, str, str], int] = {}
+
+
+async def register_source(
+    kafka: KafkaSettings,
+    registry_topic: str,
+    source_id: str,
+    topic: str,
+    schema: dict[str, object],
+    version: int = 1,
+) -> str:
+    """Put a source, its topic's contract and a new API key on a registry topic; return the key."""
+    from lgsp_common.registry_copy import hash_api_key  # noqa: PLC0415
+
+    key_id, key = new_api_key()
+    contract_id = f"c-{topic}-v{version}"
+    await publish_registry_changes(
+        kafka,
+        registry_topic,
+        [
+            ("source", source_id, {"id": source_id, "topic": topic, "status": "active"}),
+            (
+                "contract",
+                contract_id,
+                {"id": contract_id, "subject": topic, "version": version, "schema": schema},
+            ),
+            (
+                "api_key",
+                key_id,
+                {"id": key_id, "source_id": source_id, "key_hash": hash_api_key(key)},
+            ),
+        ],
+    )
+    return key

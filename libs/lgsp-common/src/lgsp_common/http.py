@@ -89,9 +89,10 @@ def create_service_app(
     registry: CollectorRegistry,
     tracer_provider: TracerProvider,
     checks: dict[str, ReadinessCheck],
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
     """Build a FastAPI app with problem+json errors, tracing, request metrics, ops routes."""
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = app_class(title=title, description=description, version=version, lifespan=lifespan)
     setup_exception_handlers(app)
     app.include_router(ops_router(registry, checks))
     latency = Histogram(
@@ -103,6 +104,7 @@ def create_service_app(
     )
 
     app.add_middleware(RequestMetrics, latency=latency)
+    app.state.http_latency = latency
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,

@@ -10,7 +10,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaConnectionError,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 
 from lgsp_common.envelope import KafkaRecord
 from lgsp_common.settings import KafkaSettings
@@ -25,7 +32,7 @@ def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> A
         "client_id": client_id,
         "enable_idempotence": True,
         "acks": "all",
-        "linger_ms": 5,
+        "linger_ms": kafka.linger_ms,
         "compression_type": None,
         "request_timeout_ms": kafka.request_timeout_ms,
         "max_batch_size": 256 * 1024,
@@ -70,7 +77,97 @@ async def start_with_retry(
             delay = min(delay * 2, 2.0)
 
 
-async def send_record(producer: AIOKafkaProducer, topic: str, record: KafkaRecord) -> Any:
+# After these, aiokafka's idempotent producer cannot go on (its sequence numbers no longer match
+# the broker's): like the Java client (KIP-360), start a new producer session.
+FATAL_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+)
+
+
+class ResilientProducer:
+    """An idempotent producer that replaces itself when its session becomes unusable.
+
+    Seen in the durability test: records that expire while the broker is down leave a gap in the
+    producer's sequence numbers, and every later send fails with OutOfOrderSequenceNumber. Those
+    records were never acknowledged (their callers got an error), so a fresh session loses
+    nothing that was promised.
+    """
+
+    def __init__(self, kafka: KafkaSettings, client_id: str, **overrides: Any) -> None:
+        self._kafka = kafka
+        self._client_id = client_id
+        self._overrides = overrides
+        self._producer: AIOKafkaProducer = self._new()
+        self._timeout_s: float = kafka.request_timeout_ms / 1000
+        self._resetting: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
+        self.resets = 0
+
+    def _new(self) -> AIOKafkaProducer:
+        return create_producer(self._kafka, self._client_id, **self._overrides)
+
+    async def start(self) -> None:
+        """Start the current session."""
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and stop."""
+        if self._resetting is not None:
+            await asyncio.gather(self._resetting, return_exceptions=True)
+        await asyncio.gather(*self._retired, return_exceptions=True)
+        await self._producer.stop()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        """Enqueue a record; returns the future of its acknowledgement."""
+        if self._resetting is not None:
+            await asyncio.shield(self._resetting)
+        future = await self._producer.send(
+            topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
+        )
+        future.add_done_callback(self._check)
+        return future
+
+    async def send_and_wait(self, topic: str, value: bytes | None = None, **kwargs: Any) -> Any:
+        """Produce one record and wait for its acknowledgement."""
+        return await (await self.send(topic, value, **kwargs))
+
+    def _check(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or not isinstance(future.exception(), FATAL_PRODUCER_ERRORS):
+            return
+        if self._resetting is None:
+            log.warning(
+                "producer session unusable (%s); starting a new one",
+                type(future.exception()).__name__,
+            )
+            self._resetting = asyncio.create_task(self._reset())
+
+    async def _reset(self) -> None:
+        old, fresh = self._producer, self._new()
+        try:
+            await start_with_retry(fresh.start, max(self._timeout_s, 30.0), "producer reset")
+            self._producer = fresh
+            self.resets += 1
+        finally:
+            self._resetting = None
+        retire = asyncio.create_task(old.stop())
+        self._retired.add(retire)
+        retire.add_done_callback(self._retired.discard)
+
+
+async def send_record(
+    producer: AIOKafkaProducer | ResilientProducer, topic: str, record: KafkaRecord
+) -> Any:
     """Produce one record and wait for the broker's acknowledgement; returns RecordMetadata."""
     return await producer.send_and_wait(
         topic, value=record.value, key=record.key, headers=record.headers

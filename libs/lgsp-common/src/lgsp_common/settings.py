@@ -32,6 +32,12 @@ class KafkaSettings(BaseSettings):
         default=15_000,
         validation_alias=AliasChoices("KAFKA_REQUEST_TIMEOUT_MS", "request_timeout_ms"),
     )
+    linger_ms: int = Field(
+        default=1,
+        ge=0,
+        validation_alias=AliasChoices("KAFKA_LINGER_MS", "linger_ms"),
+        description="How long the producer waits to fill a batch (latency against throughput).",
+    )
     replication_factor: int = Field(
         default=1,
         validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR", "replication_factor"),

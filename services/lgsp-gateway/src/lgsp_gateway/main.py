@@ -10,15 +10,17 @@ from prometheus_client import CollectorRegistry
 
 from lgsp_common.audit import AuditTrail
 from lgsp_common.http import create_service_app, run_service
-from lgsp_common.kafka import KafkaProbe, create_producer, start_with_retry
+from lgsp_common.kafka import KafkaProbe, ResilientProducer, start_with_retry
 from lgsp_common.logs import configure_logging
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.telemetry import setup_tracing
 from lgsp_common.topics import ensure_platform_topics
+from lgsp_gateway.adapters.audit_log import BackgroundAudit
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.adapters.publisher import EventPublisher
 from lgsp_gateway.api import events
+from lgsp_gateway.api.fastlane import GatewayApp
 from lgsp_gateway.service.ingest import Ingest
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_gateway.state import GatewayMetrics, GatewayState
@@ -45,20 +47,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.kafka_startup_timeout_s,
             SERVICE,
         )
-        producer = create_producer(settings.kafka, SERVICE)
+        producer = ResilientProducer(settings.kafka, SERVICE)
         await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
         try:
             await copy.start(settings.registry_startup_timeout_s)
         except BaseException:
             await producer.stop()
             raise
-        audit = AuditTrail(
+        trail = AuditTrail(
             producer,
             settings.audit_topic,
             f"{SERVICE}/{settings.instance_id}",
             settings.audit_key_id,
             settings.audit_key.get_secret_value().encode(),
         )
+        audit = BackgroundAudit(trail, metrics.failures)
         ingest = Ingest(
             settings,
             Directory(copy),
@@ -72,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await copy.stop()
+            await audit.drain(settings.produce_timeout_s)
             await producer.stop()
             await probe.close()
 
@@ -83,7 +87,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         registry=registry,
         tracer_provider=provider,
         checks={"kafka": probe.check, "registry": registry_ready},
+        app_class=GatewayApp,
     )
+    assert isinstance(app, GatewayApp)
+    app.fast_lane_tracer = provider.get_tracer(SERVICE)
     app.include_router(events.router)
     return app
 

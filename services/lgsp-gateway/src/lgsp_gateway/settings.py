@@ -21,6 +21,9 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LGSP_GATEWAY_", extra="ignore")
 
     port: int = 8080
+    fast_lane: bool = Field(
+        default=True, description="Serve single-event publishes without FastAPI's routing."
+    )
     workers: int = Field(default=1, ge=1, description="Worker processes sharing the port.")
     instance_id: str = Field(
         default_factory=_instance_id, description="Names this replica's audit chain."

@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
+from lgsp_common.kafka import ResilientProducer
 from lgsp_common.problems import FieldError
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ PAYLOAD_LIMIT = 65_536
 class DeadLetters:
     """Produces one DLQ record per rejected event (not awaited: the answer is not delayed)."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, failures: Counter) -> None:
+    def __init__(self, producer: ResilientProducer, topic: str, failures: Counter) -> None:
         self._producer = producer
         self._topic = topic
         self._failures = failures

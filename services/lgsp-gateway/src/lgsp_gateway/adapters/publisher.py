@@ -10,11 +10,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from lgsp_common.envelope import CloudEvent, to_kafka
+from lgsp_common.kafka import ResilientProducer
 
 
 class BrokerUnavailableError(Exception):
@@ -32,7 +32,7 @@ class Placement:
 class EventPublisher:
     """Wraps the idempotent producer; an ack from here means the event is replicated."""
 
-    def __init__(self, producer: AIOKafkaProducer, tracer: trace.Tracer, timeout_s: float) -> None:
+    def __init__(self, producer: ResilientProducer, tracer: trace.Tracer, timeout_s: float) -> None:
         self._producer = producer
         self._tracer = tracer
         self._timeout_s = timeout_s
