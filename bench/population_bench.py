@@ -1,7 +1,7 @@
 """Population adapter: verifications/s and p99, cold and warm cache, against the upstream alone.
 
     uv run python bench/population_bench.py [--count 100000] [--generate 1000000]
-        [--requests 3000] [--concurrency 32] [--latency-ms 0]
+        [--seconds 10] [--connections 32] [--latency-ms 0]
 
 Measures, on this machine:
 1. the time to generate `--generate` synthetic citizens (the generator alone, then generator +
@@ -10,22 +10,23 @@ Measures, on this machine:
 3. the adapter process (gateway token, registry consumer check, audit record and verification
    event acknowledged by Kafka on every call) with a cold cache (every id read from the
    upstream) and a warm cache (the same ids again).
-Starts a local Kafka unless KAFKA_BOOTSTRAP_SERVERS is set. Client, adapter, upstream and broker
-share the machine's cores, so the figures are a floor, comparable only within one run.
+Load comes from `wrk` (apt-get install wrk), each request a distinct id in the cold runs. Starts
+a local Kafka unless KAFKA_BOOTSTRAP_SERVERS is set. wrk, adapter, upstream and broker share the
+machine's cores, so the figures are a floor, comparable only within one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,26 +55,17 @@ class Result:
 
     name: str
     requests: int
-    seconds: float
-    latencies: list[float]
+    rate: float
+    p50_ms: float
+    p99_ms: float
     errors: int
-
-    @property
-    def rate(self) -> float:
-        """Return requests per second."""
-        return self.requests / self.seconds
-
-    def percentile(self, share: float) -> float:
-        """Return a latency percentile in milliseconds."""
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
     def line(self, baseline: Result | None) -> str:
         """Format one table row."""
         ratio = f"{self.rate / baseline.rate:6.2f}x" if baseline else "   base"
         return (
-            f"{self.name:<28}{self.rate:>10,.0f}/s {ratio}  p50 {self.percentile(0.5):7.2f} ms"
-            f"  p99 {self.percentile(0.99):7.2f} ms  errors {self.errors}"
+            f"{self.name:<28}{self.rate:>9,.0f}/s {ratio}  p50 {self.p50_ms:7.2f} ms"
+            f"  p99 {self.p99_ms:7.2f} ms  requests {self.requests:,}  errors {self.errors}"
         )
 
 
@@ -88,29 +80,54 @@ def time_generation(count: int, folder: Path) -> tuple[float, float]:
     return generated, report.seconds
 
 
-async def drive(
-    name: str, http: httpx.AsyncClient, calls: list[Callable[[], Any]], concurrency: int
-) -> Result:
-    """Run the calls with `concurrency` workers; measure each call's latency."""
-    queue: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
-    for call in calls:
-        queue.put_nowait(call)
-    latencies: list[float] = []
-    errors = 0
+# Each wrk thread walks its own stride of the bodies file, so no id repeats within a run
+# until the file is exhausted; done() prints one JSON line with the figures.
+WRK_SCRIPT = """
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  bodies = {}
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  stride, i = tonumber(args[2]), tid
+  headers = {["Content-Type"] = "application/json", ["X-LGSP-Gateway-Token"] = args[3],
+             ["X-LGSP-Consumer"] = "bench", ["X-LGSP-Purpose"] = args[4]}
+end
+function request()
+  local body = bodies[(i % #bodies) + 1]
+  i = i + stride
+  return wrk.format("POST", nil, headers, body)
+end
+function done(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.timeout + summary.errors.connect
+  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50": %f, "p99": %f, '
+    .. '"errors": %d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors))
+end
+"""
 
-    async def worker() -> None:
-        nonlocal errors
-        while not queue.empty():
-            call = queue.get_nowait()
-            started = time.perf_counter()
-            response: httpx.Response = await call()
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200 or response.json().get("outcome") == "no_match":
-                errors += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Result(name, len(calls), time.perf_counter() - started, latencies, errors)
+def wrk(name: str, url: str, bodies: Path, seconds: int, connections: int) -> Result:
+    """Drive POSTs of the bodies file at a URL with wrk (2 threads); return the figures."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    script = bodies.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT)
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
+    command += [url, "--", str(bodies), str(threads), TOKEN, PURPOSE]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    found = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    return Result(
+        name,
+        found["requests"],
+        found["requests"] / found["seconds"],
+        found["p50"],
+        found["p99"],
+        found["errors"],
+    )
 
 
 def identity(citizen: Citizen) -> dict[str, str]:
@@ -182,31 +199,40 @@ def start_adapter(bootstrap: str, upstream_url: str, env: dict[str, str], log: P
     raise RuntimeError(f"the adapter was not ready in 90 s; see {log}")
 
 
-async def measure(
-    upstream: str, adapter: str, citizens: list[Citizen], concurrency: int
+def bodies_file(folder: Path, name: str, citizens: list[Citizen]) -> Path:
+    """Write one verification body per line."""
+    path = folder / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(identity(c)) + "\n" for c in citizens))
+    return path
+
+
+def measure(
+    upstream: str, adapter: str, citizens: list[Citizen], seconds: int, connections: int
 ) -> list[Result]:
-    """Run the three scenarios and return their results."""
-    half = len(citizens) // 2
-    warmup, cold = citizens[:half], citizens[half:]
-    headers = {"X-LGSP-Gateway-Token": TOKEN, "X-LGSP-Consumer": "bench", "X-LGSP-Purpose": PURPOSE}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-
-        def direct(c: Citizen) -> Callable[[], Any]:
-            return lambda: http.post(f"{upstream}/citizens/verify", json=identity(c))
-
-        def through(c: Citizen) -> Callable[[], Any]:
-            return lambda: http.post(f"{adapter}/v1/verify", json=identity(c), headers=headers)
-
-        # Warm both servers' connections and code paths on ids that are not measured cold.
-        await drive("warm-up", http, [through(c) for c in warmup[:200]], concurrency)
-        await drive("warm-up", http, [direct(c) for c in warmup[:200]], concurrency)
-        baseline = await drive(
-            "upstream alone (baseline)", http, [direct(c) for c in cold], concurrency
-        )
-        cold_run = await drive("adapter, cold cache", http, [through(c) for c in cold], concurrency)
-        warm_run = await drive("adapter, warm cache", http, [through(c) for c in cold], concurrency)
-    return [baseline, cold_run, warm_run]
+    """Run the baseline, the cold and the warm scenarios; return their results."""
+    folder = Path(tempfile.mkdtemp(prefix="population-wrk-"))
+    warmup, cold = citizens[:500], citizens[500:]
+    hot = citizens[:500]  # fetched by the warm-up, so served by the cache afterwards
+    wrk("warm-up", f"{adapter}/v1/verify", bodies_file(folder, "warmup", warmup), 3, connections)
+    wrk("warm-up", f"{upstream}/citizens/verify", bodies_file(folder, "w", warmup), 2, connections)
+    cold_bodies = bodies_file(folder, "cold", cold)
+    return [
+        wrk(
+            "upstream alone (baseline)",
+            f"{upstream}/citizens/verify",
+            cold_bodies,
+            seconds,
+            connections,
+        ),
+        wrk("adapter, cold cache", f"{adapter}/v1/verify", cold_bodies, seconds, connections),
+        wrk(
+            "adapter, warm cache",
+            f"{adapter}/v1/verify",
+            bodies_file(folder, "hot", hot),
+            seconds,
+            connections,
+        ),
+    ]
 
 
 def kafka_bootstrap(stack: ExitStack, folder: Path) -> str:
@@ -220,57 +246,51 @@ def kafka_bootstrap(stack: ExitStack, folder: Path) -> str:
     return bootstrap
 
 
+def report_generation(count: int, folder: Path) -> None:
+    """Time and print the generation of `count` citizens."""
+    generated, stored = time_generation(count, folder)
+    print(
+        f"Generate {count:,} citizens: {generated:.1f} s ({count / generated:,.0f}/s); "
+        f"with the SQLite store: {stored:.1f} s ({count / stored:,.0f}/s)"
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     """Prepare everything, measure, print the figures."""
     folder = Path(tempfile.mkdtemp(prefix="population-bench-"))
     if args.generate:
-        generated, stored = time_generation(args.generate, folder)
-        count = args.generate
-        print(
-            f"Generate {count:,} citizens: {generated:.1f} s ({count / generated:,.0f}/s); "
-            f"with the SQLite store: {stored:.1f} s ({count / stored:,.0f}/s)"
-        )
+        report_generation(args.generate, folder)
     db = ROOT / "var" / "bench" / f"population-{args.count}-s{SEED}.sqlite"
-    report = build_database(db, args.count, SEED)
-    state = "built" if report.built else "reused"
+    state = "built" if build_database(db, args.count, SEED).built else "reused"
     print(f"Population database: {args.count:,} citizens ({state}: {db})")
-    citizens = list(generate_citizens(SEED, min(args.count, 2 * args.requests)))
+    citizens = list(generate_citizens(SEED, args.count))
     with ExitStack() as stack:
         bootstrap = kafka_bootstrap(stack, folder)
-        env = asyncio.run(
-            prepare_kafka(KafkaSettings(bootstrap_servers=bootstrap), uuid.uuid4().hex[:8])
-        )
-        upstream = stack.enter_context(
-            UpstreamProcess(
-                db, folder / "upstream.log", env={"POPULATION_UPSTREAM_LOG_LEVEL": "WARNING"}
-            )
-        )
+        kafka = KafkaSettings(bootstrap_servers=bootstrap)
+        env = asyncio.run(prepare_kafka(kafka, uuid.uuid4().hex[:8]))
+        quiet = {"POPULATION_UPSTREAM_LOG_LEVEL": "WARNING"}
+        upstream = stack.enter_context(UpstreamProcess(db, folder / "upstream.log", env=quiet))
         if args.latency_ms:
             upstream.set_faults(latency_ms=args.latency_ms)
         process, adapter = start_adapter(bootstrap, upstream.url, env, folder / "adapter.log")
         stack.callback(lambda: (process.terminate(), process.wait(15)))
-        results = asyncio.run(measure(upstream.url, adapter, citizens, args.concurrency))
+        results = measure(upstream.url, adapter, citizens, args.seconds, args.connections)
     print(
-        f"Verifications, {len(citizens) // 2:,} distinct ids, concurrency {args.concurrency}, "
-        f"upstream latency {args.latency_ms} ms:"
+        f"Verifications (wrk, {args.connections} connections, {args.seconds:g} s each, "
+        f"upstream latency {args.latency_ms:g} ms):"
     )
     for result in results:
         print("  " + result.line(None if result is results[0] else results[0]))
-    mean = statistics.mean(results[2].latencies) * 1000
-    print(f"  (warm mean {mean:.2f} ms; logs in {folder})")
+    print(f"  (logs in {folder})")
 
 
 def main() -> None:
     """Parse the options and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--count", type=int, default=100_000, help="citizens in the served database"
-    )
-    parser.add_argument(
-        "--generate", type=int, default=1_000_000, help="citizens to time generating (0: skip)"
-    )
-    parser.add_argument("--requests", type=int, default=3_000, help="distinct ids per scenario")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--count", type=int, default=100_000, help="citizens served")
+    parser.add_argument("--generate", type=int, default=1_000_000, help="0: skip timing it")
+    parser.add_argument("--seconds", type=int, default=10, help="per scenario")
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="upstream latency to inject")
     run(parser.parse_args())
 

@@ -280,3 +280,19 @@ async def test_accesses_reach_kafka_as_chain_and_masked_events(stack: Stack) -> 
     assert [list(event_schema.iter_errors(e.data)) for e in decoded] == [[], []]
     raw = b"".join(r.value for r in audit + events)
     assert citizen.cccd.encode() not in raw
+
+
+async def test_upstream_process_serves_records_and_verifications(upstream: UpstreamProcess) -> None:
+    citizen = CITIZENS[5]
+    async with httpx.AsyncClient(base_url=upstream.url, timeout=10) as http:
+        by_path = await http.get(f"/citizens/{citizen.cccd}")
+        by_body = await http.post("/citizens/lookup", json={"cccd": citizen.cccd})
+        assert Citizen.model_validate(by_path.json()) == citizen
+        assert by_body.json() == by_path.json()
+        verified = await http.post("/citizens/verify", json=identity(citizen))
+        assert verified.json() == {"match": True}
+        unknown = await http.post("/citizens/lookup", json={"cccd": "077" + "0" * 9})
+        assert unknown.status_code == 404
+        malformed = await http.post("/citizens/lookup", json={"cccd": "12345"})
+        assert malformed.status_code == 422
+        assert (await http.get("/healthz")).json() == {"status": "ok", "citizens": COUNT}

@@ -156,26 +156,12 @@ def log_text(records: list[logging.LogRecord]) -> str:
     return "\n".join(lines)
 
 
-async def test_no_raw_cccd_in_logs_spans_metrics_or_kafka(
-    kafka_settings: KafkaSettings,
-    topic_factory: TopicFactory,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    build_database(tmp_path / "citizens.sqlite", 500, 6)
-    upstream = UpstreamProcess(
-        tmp_path / "citizens.sqlite",
-        tmp_path / "upstream.log",
-        env={"POPULATION_UPSTREAM_LOG_LEVEL": "DEBUG"},
-    )
-    registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
-    audit, verifications = await topic_factory("audit", 1), await topic_factory("verif", 1)
-    await publish_registry_changes(kafka_settings, registry, REGISTRY)
-    spans = InMemorySpanExporter()
-    settings = AdapterSettings(
-        kafka=kafka_settings,
-        upstream_url=upstream.url,
+def adapter_settings(kafka: KafkaSettings, upstream_url: str, topics: list[str]) -> Any:
+    """Return adapter settings with short timeouts and a quick breaker, on the test's topics."""
+    registry, audit, verifications = topics
+    return AdapterSettings(
+        kafka=kafka,
+        upstream_url=upstream_url,
         registry_topic=registry,
         audit_topic=audit,
         verification_topic=verifications,
@@ -188,6 +174,12 @@ async def test_no_raw_cccd_in_logs_spans_metrics_or_kafka(
         cache_ttl_s=30,
         retry_backoff_s=0.01,
     )
+
+
+async def run_scenario(
+    settings: AdapterSettings, upstream: UpstreamProcess, spans: InMemorySpanExporter
+) -> tuple[Caller, str]:
+    """Serve the adapter, drive every path; return the caller and the final /metrics text."""
     app = create_app(settings, span_processor=SimpleSpanProcessor(spans))
     upstream.start()
     try:
@@ -195,25 +187,42 @@ async def test_no_raw_cccd_in_logs_spans_metrics_or_kafka(
             caller = Caller(http, url)
             await functional_paths(caller)
             await fault_paths(caller, upstream)
-            metrics = (await http.get(f"{url}/metrics")).text
+            return caller, (await http.get(f"{url}/metrics")).text
     finally:
         upstream.stop()
+
+
+async def test_no_raw_cccd_in_logs_spans_metrics_or_kafka(
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    build_database(tmp_path / "citizens.sqlite", 500, 6)
+    log = tmp_path / "upstream.log"
+    env = {"POPULATION_UPSTREAM_LOG_LEVEL": "DEBUG"}
+    upstream = UpstreamProcess(tmp_path / "citizens.sqlite", log, env=env)
+    topics = [await topic_factory("registry", 1, **{"cleanup.policy": "compact"})]
+    topics += [await topic_factory("audit", 1), await topic_factory("verif", 1)]
+    await publish_registry_changes(kafka_settings, topics[0], REGISTRY)
+    spans = InMemorySpanExporter()
+    settings = adapter_settings(kafka_settings, upstream.url, topics)
+    caller, metrics = await run_scenario(settings, upstream, spans)
     evidence = {
         "logs": log_text(caplog.records),
         "spans": "\n".join(span.to_json() for span in spans.get_finished_spans()),
         "metrics": metrics,
-        "upstream stderr": (tmp_path / "upstream.log").read_text(encoding="utf-8"),
-        "kafka": await kafka_text(kafka_settings, [audit, verifications]),
+        "upstream stderr": log.read_text(encoding="utf-8"),
+        "kafka": await kafka_text(kafka_settings, topics[1:]),
     }
     leaks = {where: sorted(c for c in caller.used if c in text) for where, text in evidence.items()}
     assert leaks == {where: [] for where in evidence}
     # The capture is real: each channel holds what the scenario produced, masked.
     masked = CITIZENS[0].cccd[:3] + "*******" + CITIZENS[0].cccd[-2:]
-    assert masked in evidence["spans"]
-    assert masked in evidence["logs"]
-    assert masked in evidence["kafka"]
+    assert all(masked in evidence[where] for where in ("spans", "logs", "kafka"))
     assert len(spans.get_finished_spans()) >= 20
-    hits = re.search(r"^population_cache_hits_total (\S+)$", evidence["metrics"], re.MULTILINE)
+    hits = re.search(r"^population_cache_hits_total (\S+)$", metrics, re.MULTILINE)
     assert hits is not None
     assert float(hits.group(1)) >= 2
     assert "faults changed" in evidence["upstream stderr"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
@@ -27,19 +28,6 @@ from population_adapter.service import PopulationService, ServiceConfig
 from population_adapter.settings import AdapterSettings
 
 SERVICE = "population-adapter"
-
-
-class _Readiness:
-    """Readiness of what the lifespan starts, for /readyz."""
-
-    def __init__(self) -> None:
-        self.registry: RegistryView | None = None
-
-    async def registry_check(self) -> tuple[bool, str]:
-        """Ready once the registry copy has caught up with the topic."""
-        if self.registry is None or not self.registry.caught_up:
-            return False, "registry copy not caught up"
-        return True, "caught up"
 
 
 async def _start_registry(
@@ -92,6 +80,47 @@ def _service(
     return PopulationService(config, registry, source, audit, events, metrics, tracer)
 
 
+@dataclass
+class _Runtime:
+    """What the lifespan starts and stops, and what /readyz looks at."""
+
+    settings: AdapterSettings
+    metrics: AdapterMetrics
+    tracer: trace.Tracer
+    probe: KafkaProbe
+    given_registry: RegistryView | None = None
+    registry: RegistryView | None = None
+
+    async def registry_check(self) -> tuple[bool, str]:
+        """Ready once the registry copy has caught up with the topic."""
+        if self.registry is None or not self.registry.caught_up:
+            return False, "registry copy not caught up"
+        return True, "caught up"
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """Open Kafka, the registry copy and the upstream client; close them in reverse."""
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self.probe.close)
+            await start_with_retry(
+                lambda: ensure_platform_topics(settings.kafka, settings.contracts_dir),
+                settings.kafka_startup_timeout_s,
+                SERVICE,
+            )
+            producer = create_producer(settings.kafka, SERVICE)
+            await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
+            stack.push_async_callback(producer.stop)
+            self.registry = await _start_registry(settings, stack, self.given_registry)
+            client = await stack.enter_async_context(_upstream_client(settings))
+            policy = ResiliencePolicy.from_settings(settings)
+            source = CitizenSource(client, policy, self.metrics, self.tracer)
+            app.state.population = _service(
+                settings, producer, self.registry, source, self.metrics, self.tracer
+            )
+            yield
+
+
 def create_app(
     settings: AdapterSettings | None = None,
     *,
@@ -102,33 +131,14 @@ def create_app(
     settings = settings or AdapterSettings()
     metrics_registry = CollectorRegistry()
     provider = setup_tracing(SERVICE, span_processor)
-    tracer = provider.get_tracer(SERVICE)
-    metrics = AdapterMetrics.create(metrics_registry)
     probe = KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s)
-    readiness = _Readiness()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            stack.push_async_callback(probe.close)
-            await start_with_retry(
-                lambda: ensure_platform_topics(settings.kafka, settings.contracts_dir),
-                settings.kafka_startup_timeout_s,
-                SERVICE,
-            )
-            producer = create_producer(settings.kafka, SERVICE)
-            await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
-            stack.push_async_callback(producer.stop)
-            readiness.registry = await _start_registry(settings, stack, registry)
-            client = await stack.enter_async_context(_upstream_client(settings))
-            policy = ResiliencePolicy.from_settings(settings)
-            source = CitizenSource(client, policy, metrics, tracer)
-            app.state.population = _service(
-                settings, producer, readiness.registry, source, metrics, tracer
-            )
-            app.state.citizen_source = source
-            yield
-
+    runtime = _Runtime(
+        settings,
+        AdapterMetrics.create(metrics_registry),
+        provider.get_tracer(SERVICE),
+        probe,
+        given_registry=registry,
+    )
     app = create_service_app(
         title="Population adapter",
         description=(
@@ -136,10 +146,10 @@ def create_app(
             "without disclosure and purpose-bound lookups, for the LGSP gateway only."
         ),
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=runtime.lifespan,
         registry=metrics_registry,
         tracer_provider=provider,
-        checks={"kafka": probe.check, "registry": readiness.registry_check},
+        checks={"kafka": probe.check, "registry": runtime.registry_check},
     )
     app.include_router(routes.router)
     return app

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+def _counter(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Counter:
+    return Counter(name, doc, labels, registry=registry)
+
+
+def _gauge(registry: CollectorRegistry, name: str, doc: str) -> Gauge:
+    return Gauge(name, doc, registry=registry)
 
 
 @dataclass(frozen=True)
@@ -28,38 +37,23 @@ class AdapterMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AdapterMetrics:
         """Register the series on the app's registry."""
+        counter = partial(_counter, registry)
+        gauge = partial(_gauge, registry)
         return cls(
-            breaker_state=Gauge(
+            breaker_state=gauge(
                 "population_upstream_breaker_state",
                 "Upstream circuit: 0 closed, 1 open, 2 half-open",
-                registry=registry,
             ),
-            breaker_transitions=Counter(
-                "population_upstream_breaker_transitions",
-                "Circuit state changes, by new state",
-                ["state"],
-                registry=registry,
+            breaker_transitions=counter(
+                "population_upstream_breaker_transitions", "Circuit changes by new state", "state"
             ),
-            cache_hits=Counter(
-                "population_cache_hits", "Records served from the cache", registry=registry
-            ),
-            cache_misses=Counter(
-                "population_cache_misses", "Reads the cache could not serve", registry=registry
-            ),
-            cache_entries=Gauge(
-                "population_cache_entries", "Records held in the cache", registry=registry
-            ),
-            upstream_retries=Counter(
-                "population_upstream_retries", "Upstream attempts retried", registry=registry
-            ),
-            upstream_in_flight=Gauge(
-                "population_upstream_in_flight", "Upstream calls in flight", registry=registry
-            ),
-            upstream_calls=Counter(
-                "population_upstream_calls",
-                "Upstream attempts by result",
-                ["result"],
-                registry=registry,
+            cache_hits=counter("population_cache_hits", "Records served from the cache"),
+            cache_misses=counter("population_cache_misses", "Reads the cache could not serve"),
+            cache_entries=gauge("population_cache_entries", "Records held in the cache"),
+            upstream_retries=counter("population_upstream_retries", "Upstream attempts retried"),
+            upstream_in_flight=gauge("population_upstream_in_flight", "Upstream calls in flight"),
+            upstream_calls=counter(
+                "population_upstream_calls", "Upstream attempts by result", "result"
             ),
             upstream_latency=Histogram(
                 "population_upstream_call_seconds",
@@ -67,26 +61,15 @@ class AdapterMetrics:
                 registry=registry,
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             ),
-            requests=Counter(
-                "population_requests",
-                "Answered requests by operation and result",
-                ["operation", "result"],
-                registry=registry,
+            requests=counter(
+                "population_requests", "Answers by operation and result", "operation", "result"
             ),
-            denied=Counter(
-                "population_access_denied",
-                "Refused requests by reason code",
-                ["reason"],
-                registry=registry,
+            denied=counter("population_access_denied", "Refused requests by reason", "reason"),
+            audit_failures=counter(
+                "population_audit_failures", "Audit records the broker did not acknowledge"
             ),
-            audit_failures=Counter(
-                "population_audit_failures",
-                "Audit records the broker did not acknowledge",
-                registry=registry,
-            ),
-            event_failures=Counter(
+            event_failures=counter(
                 "population_verification_event_failures",
                 "Verification events the broker did not acknowledge",
-                registry=registry,
             ),
         )

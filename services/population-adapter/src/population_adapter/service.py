@@ -138,6 +138,9 @@ class PopulationService:
             except ProblemError as exc:
                 await self._finish(access, exc.problem.status, span)
                 raise
+            except Exception:
+                await self._finish(access, 500, span)  # a bug is an access too
+                raise
             await self._finish(access, 200, span)
             return answer
 
@@ -245,8 +248,9 @@ class PopulationService:
             pending.append(self._events.publish(event))
         audit_error, *event_errors = await asyncio.gather(*pending, return_exceptions=True)
         for error in event_errors:
-            self._metrics.event_failures.inc()
-            log.warning("verification event not stored: %s", type(error).__name__)
+            if isinstance(error, BaseException):
+                self._metrics.event_failures.inc()
+                log.warning("verification event not stored: %s", type(error).__name__)
         if isinstance(audit_error, BaseException):
             self._metrics.audit_failures.inc()
             log.error("audit record not stored: %s", type(audit_error).__name__)

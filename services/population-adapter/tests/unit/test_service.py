@@ -170,6 +170,20 @@ async def test_match_is_answered_audited_and_published_masked() -> None:
     assert (event["outcome"], event["purpose"]) == ("match", HEALTH)
     assert list(EVENT_SCHEMA.iter_errors(event)) == []
     assert list(AUDIT_SCHEMA.iter_errors(record)) == []
+    failures = harness.metrics.get_sample_value("population_verification_event_failures_total")
+    assert failures == 0
+
+
+async def test_a_lost_event_is_counted_but_the_answer_stands() -> None:
+    harness = Harness()
+
+    async def refuse(payload: dict[str, Any]) -> None:
+        raise RuntimeError("broker refused")
+
+    harness.events.publish = refuse  # type: ignore[method-assign]
+    assert (await harness.verify(**_identity(CITIZENS[0]))).outcome == "match"
+    failures = harness.metrics.get_sample_value("population_verification_event_failures_total")
+    assert failures == 1
 
 
 async def test_nfd_name_matches_and_other_date_does_not() -> None:
@@ -320,3 +334,15 @@ async def test_every_access_chains_into_one_verifiable_trail() -> None:
         assert list(AUDIT_SCHEMA.iter_errors(record)) == []
     text = json.dumps(harness.audit + harness.events.payloads)
     assert not any(c.cccd in text for c in CITIZENS)
+
+
+async def test_an_unexpected_failure_is_audited_as_an_error() -> None:
+    harness = Harness()
+
+    async def broken(cccd: str) -> Fetched:
+        raise KeyError("bug")
+
+    harness.source.fetch = broken  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        await harness.verify(**_identity(CITIZENS[0]))
+    assert [(r["result"], r["status_code"]) for r in harness.audit] == [("error", 500)]

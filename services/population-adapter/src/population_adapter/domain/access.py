@@ -82,18 +82,7 @@ def authorize_consumer(
             DenialReason.CONSUMER_OTHER_RESOURCE,
             f"consumer '{consumer_id}' is registered for another resource, not '{resource}'",
         )
-    registered_purpose = str(consumer.get("purpose", ""))
-    purpose = PURPOSES.get(registered_purpose)
-    if purpose is None:
-        raise AccessDeniedError(
-            DenialReason.PURPOSE_UNKNOWN,
-            f"consumer '{consumer_id}' declared a purpose outside the population catalogue",
-        )
-    if declared_purpose != registered_purpose:
-        raise AccessDeniedError(
-            DenialReason.PURPOSE_MISMATCH,
-            f"consumer '{consumer_id}' is approved for purpose '{registered_purpose}' only",
-        )
+    purpose = _registered_purpose(consumer, consumer_id, declared_purpose)
     fields = consumer.get("fields") or []
     return ConsumerGrant(
         consumer_id=consumer_id,
@@ -101,6 +90,24 @@ def authorize_consumer(
         purpose=purpose,
         pointers=frozenset(str(f) for f in fields),
     )
+
+
+def _registered_purpose(
+    consumer: Mapping[str, Any], consumer_id: str, declared_purpose: str
+) -> Purpose:
+    registered = str(consumer.get("purpose", ""))
+    purpose = PURPOSES.get(registered)
+    if purpose is None:
+        raise AccessDeniedError(
+            DenialReason.PURPOSE_UNKNOWN,
+            f"consumer '{consumer_id}' declared a purpose outside the population catalogue",
+        )
+    if declared_purpose != registered:
+        raise AccessDeniedError(
+            DenialReason.PURPOSE_MISMATCH,
+            f"consumer '{consumer_id}' is approved for purpose '{registered}' only",
+        )
+    return purpose
 
 
 def authorize_lookup(grant: ConsumerGrant, requested: Iterable[str] | None) -> FieldAuthorization:
