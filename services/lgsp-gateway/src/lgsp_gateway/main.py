@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -19,9 +20,10 @@ from lgsp_gateway.adapters.audit_log import BackgroundAudit
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.adapters.publisher import EventPublisher
-from lgsp_gateway.api import events
+from lgsp_gateway.api import events, population
 from lgsp_gateway.api.fastlane import GatewayApp
 from lgsp_gateway.service.ingest import Ingest
+from lgsp_gateway.service.reads import PopulationReads
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_gateway.state import GatewayMetrics, GatewayState
 
@@ -71,9 +73,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             metrics,
         )
         app.state.gateway = GatewayState(ingest)
+        adapter = httpx.AsyncClient(
+            base_url=settings.population_adapter_url, timeout=settings.population_timeout_s
+        )
+        app.state.population_reads = PopulationReads(ingest, adapter)
         try:
             yield
         finally:
+            await adapter.aclose()
             await copy.stop()
             await audit.drain(settings.produce_timeout_s)
             await producer.stop()
@@ -92,6 +99,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     assert isinstance(app, GatewayApp)
     app.fast_lane_tracer = provider.get_tracer(SERVICE)
     app.include_router(events.router)
+    app.include_router(population.router)
     return app
 
 

@@ -54,5 +54,15 @@ class GatewaySettings(ServiceSettings):
     registry_startup_timeout_s: float = Field(
         default=30.0, gt=0, description="How long start-up waits to read the registry copy."
     )
-    population_adapter_url: str = "http://127.0.0.1:8083"
-    population_adapter_token: SecretStr = SecretStr("change-me-local-gateway-token")
+    population_adapter_url: str = Field(
+        default="http://127.0.0.1:8083", description="The population adapter the gateway fronts."
+    )
+    population_adapter_token: SecretStr = Field(
+        default=SecretStr("lgsp-local-gateway-token"),
+        description="Shared secret proving to the adapter that a call comes from the gateway.",
+    )
+    population_resource: str = Field(
+        default="population.citizen",
+        description="The `topic` a registry consumer names to read population data.",
+    )
+    population_timeout_s: float = Field(default=5.0, gt=0)

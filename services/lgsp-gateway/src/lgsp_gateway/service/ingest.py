@@ -72,7 +72,7 @@ class Ingest:
         metrics: GatewayMetrics,
     ) -> None:
         self.settings = settings
-        self._directory = directory
+        self.directory = directory
         self.publisher = publisher
         self._dead_letters = dead_letters
         self._audit = audit
@@ -105,12 +105,12 @@ class Ingest:
     def authorise(self, call: Call) -> Caller:
         """Return the calling source if its key is valid and it owns the topic."""
         key = api_key_from(call.headers)
-        caller = self._directory.authenticate(key) if key else None
+        caller = self.directory.authenticate(key) if key else None
         if caller is None or caller.kind != "source":
             raise unauthenticated()
         if caller.topic != call.topic:
             raise forbidden(f"source {caller.id!r} may publish only to {caller.topic!r}")
-        if not self._directory.versions(call.topic):
+        if not self.directory.versions(call.topic):
             raise Rejection(404, "unknown_topic", "Unknown topic", "no contract is registered")
         return caller
 
@@ -139,7 +139,7 @@ class Ingest:
 
     def contract_for(self, call: Call, event: CloudEvent) -> Contract:
         """Return the contract version to enforce and check the payload against it."""
-        contract = self._directory.contract(call.topic, event.dataschema)
+        contract = self.directory.contract(call.topic, event.dataschema)
         if contract is None:
             raise Rejection(
                 422,
@@ -198,7 +198,15 @@ class Ingest:
         await self.audit(call, caller, rejection.audit_result, status, event_ids)
 
     async def audit(
-        self, call: Call, caller: Caller | None, result: str, status: int, event_ids: list[str]
+        self,
+        call: Call,
+        caller: Caller | None,
+        result: str,
+        status: int,
+        event_ids: list[str],
+        *,
+        action: str = "event.publish",
+        purpose: str | None = None,
     ) -> None:
         """Append the call to the audit trail: who, what, when, result, which events."""
         context = trace.get_current_span().get_span_context()
@@ -206,12 +214,14 @@ class Ingest:
         fields: dict[str, Any] = {
             "timestamp": call.received_at.isoformat(),
             "actor": actor,
-            "action": "event.publish",
+            "action": action,
             "topic": call.topic,
             "result": result,
             "status_code": status,
             "event_ids": sorted(set(event_ids)),
         }
+        if purpose:
+            fields["purpose"] = purpose
         if context.is_valid:
             fields["trace_id"] = f"{context.trace_id:032x}"
         await self._audit.record(**fields)
