@@ -67,10 +67,11 @@ class CollectorSettings(ServiceSettings):
     kpi_topic: str = Field(default="ioc.kpi", description="Compacted topic of KPI snapshots.")
     max_batch: int = Field(default=2000, gt=0, description="Most records taken per poll.")
     commit_interval_ms: int = Field(
-        default=100,
+        default=1000,
         ge=0,
         description="Longest time applied records wait before their state and positions are "
-        "committed in one transaction; 0 commits after every poll.",
+        "committed in one transaction; 0 commits after every poll. Reads never wait for it; "
+        "a crash replays at most this much; each commit rewrites the changed partitions' state.",
     )
     poll_timeout_ms: int = Field(default=200, gt=0)
     tick_interval_s: float = Field(

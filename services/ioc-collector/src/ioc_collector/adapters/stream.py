@@ -156,6 +156,7 @@ class StreamProcessor:
         self._lock = asyncio.Lock()
         self._last_commit = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._flight: tuple[asyncio.Task[None], list[Any]] | None = None
         self.owned: dict[TopicPartitionKey, OwnedPartition] = {}
         self.version = 0
         self.listener = _Listener(self)
@@ -172,8 +173,8 @@ class StreamProcessor:
                 await self._task
             self._task = None
         async with self._lock:
-            with contextlib.suppress(StoreConflict):
-                await self._commit()
+            await self._commit()
+            await self._settle()
 
     async def _run(self) -> None:
         while True:
@@ -185,7 +186,7 @@ class StreamProcessor:
                     if batches:
                         self._apply(batches)
                     if time.monotonic() - self._last_commit >= self._commit_interval_s:
-                        await self._commit_or_reload()
+                        await self._commit()
             except KafkaError as exc:
                 log.warning("consumer error; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
@@ -200,74 +201,101 @@ class StreamProcessor:
             if owned is None:  # revoked while these records were in flight
                 continue
             self._aggregator.tick(owned.state, now)
+            applied = 0
             for record in records:
                 if record.offset < owned.position:
                     continue  # already in the stored state
-                self._apply_record(owned, record)
+                applied += self._apply_record(owned, record)
                 owned.position = record.offset + 1
                 owned.dirty = True
             owned.state.positions[f"{tp.topic}/{tp.partition}"] = owned.position
+            if applied:
+                self._metrics.events.labels(tp.topic).inc(applied)
         self.version += 1
 
-    def _apply_record(self, owned: OwnedPartition, record: Record) -> None:
+    def _apply_record(self, owned: OwnedPartition, record: Record) -> int:
+        """Apply one record; return 1 when it was an event applied to the KPIs, else 0."""
         if record.topic == self._dlq_topic:
             source = rejected_source(record)
             if source is None:
                 record_poison(owned.activity, "not_json", record.timestamp)
             else:
                 record_rejection(owned.activity, source, record.timestamp)
-            return
+            return 0
         decoded = event_from_record(record, self._validators)
         if isinstance(decoded, Poison):
             record_poison(owned.activity, decoded.reason, record.timestamp)
             self._metrics.poison.labels(record.topic, decoded.reason).inc()
-            return
+            return 0
         try:
             self._aggregator.apply(decoded, owned.state)
         except Exception:  # a bug must cost one record, not the stream
             log.exception("cannot apply an event", extra={"topic": record.topic})
             record_poison(owned.activity, "error", record.timestamp)
-            return
+            return 0
         record_event(owned.activity, decoded.source, record.timestamp, decoded.time.isoformat())
-        self._metrics.events.labels(record.topic).inc()
-
-    async def _commit_or_reload(self) -> None:
-        try:
-            await self._commit()
-        except StoreConflict as conflict:
-            self._metrics.conflicts.inc()
-            log.warning("partitions moved on elsewhere; reloading", extra={"error": str(conflict)})
-            await self._reload(conflict.partitions)
+        return 1
 
     async def _commit(self) -> None:
-        """Write the changed partitions in one transaction, then Kafka offsets (lag only)."""
+        """Hand the changed partitions to the store as one transaction; the loop goes on.
+
+        The states are serialised here, in the loop, so each row is a consistent snapshot of
+        state and position; the disk write (and its fsync) runs in the store's thread while
+        the next records are applied. One write is in flight at most.
+        """
+        await self._settle()
         self._last_commit = time.monotonic()
         dirty = [(key, owned) for key, owned in self.owned.items() if owned.dirty]
         if not dirty:
             return
-
-        def writes() -> list[PartitionWrite]:
-            return [
-                PartitionWrite(
-                    key[0],
-                    key[1],
-                    owned.position,
-                    dump_state(owned.state),
-                    owned.activity.model_dump_json().encode(),
-                    owned.revision,
-                )
-                for key, owned in dirty
-            ]
-
-        with self._metrics.commits.time():
-            written = await self._store.commit(writes)
-        for (_, owned), write in zip(dirty, written, strict=True):
+        writes = [
+            PartitionWrite(
+                key[0],
+                key[1],
+                owned.position,
+                dump_state(owned.state),
+                owned.activity.model_dump_json().encode(),
+                owned.revision,
+            )
+            for key, owned in dirty
+        ]
+        entries = [(key, owned, owned.revision) for key, owned in dirty]
+        for (_, owned), write in zip(dirty, writes, strict=True):
             owned.revision, owned.dirty = write.revision, False
-        offsets = {TopicPartition(*key): owned.position for key, owned in dirty}
+        self._flight = (asyncio.create_task(self._write(writes)), entries)
+
+    async def _write(self, writes: Sequence[PartitionWrite]) -> None:
+        with self._metrics.commits.time():
+            await self._store.commit(lambda: writes)
+        offsets = {TopicPartition(w.topic, w.partition): w.position for w in writes}
         try:
             await self._consumer.commit(offsets)
         except (KafkaError, AssertionError) as exc:  # only lag tooling reads these offsets
             log.info("kafka offset commit skipped", extra={"error": repr(exc)})
+
+    async def _settle(self) -> None:
+        """Wait for the write in flight; if it failed, its partitions are dirty again."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            return
+        task, entries = flight
+        try:
+            await task
+        except StoreConflict as conflict:
+            self._metrics.conflicts.inc()
+            log.warning("partitions moved on elsewhere; reloading", extra={"error": str(conflict)})
+            self._undo(entries)
+            await self._reload(conflict.partitions)
+        except Exception:  # disk full, locked too long...: keep the state, retry later
+            log.exception("state store write failed; retrying at the next commit")
+            self._undo(entries)
+
+    def _undo(
+        self, entries: Sequence[tuple[TopicPartitionKey, OwnedPartition, int | None]]
+    ) -> None:
+        for key, owned, revision in entries:
+            if self.owned.get(key) is owned:
+                owned.revision, owned.dirty = revision, True
 
     async def _reload(self, keys: Sequence[TopicPartitionKey]) -> None:
         rows = await self._store.load(keys)
@@ -286,16 +314,22 @@ class StreamProcessor:
         return owned
 
     async def _seek(self, tp: TopicPartition, owned: OwnedPartition) -> None:
-        if owned.revision is None:
-            await self._consumer.seek_to_beginning(tp)
-        else:
-            self._consumer.seek(tp, owned.position)
+        try:
+            if owned.revision is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, owned.position)
+        except (KafkaError, AssertionError) as exc:  # no longer assigned: the next owner seeks
+            log.info(
+                "seek skipped",
+                extra={"partition": f"{tp.topic}/{tp.partition}", "error": repr(exc)},
+            )
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
         """Commit what was applied, then forget the revoked partitions."""
         async with self._lock:
-            with contextlib.suppress(StoreConflict):
-                await self._commit()
+            await self._commit()
+            await self._settle()  # the next owner must find it in the store
             for tp in revoked:
                 self.owned.pop(_key(tp), None)
             self.version += 1
@@ -324,8 +358,4 @@ class StreamProcessor:
                     owned.dirty = closed = True
             if closed:
                 self.version += 1
-                await self._commit_or_reload()
-
-    def states(self) -> dict[TopicPartitionKey, OwnedPartition]:
-        """Return the owned partitions (read-only use)."""
-        return dict(self.owned)
+                await self._commit()

@@ -37,7 +37,7 @@ from ioc_collector.domain.events import (
     parse_time,
     resolve_field,
 )
-from ioc_collector.domain.filters import matches
+from ioc_collector.domain.filters import Predicate, compile_filter
 from ioc_collector.domain.state import (
     AggregationState,
     Cell,
@@ -136,7 +136,9 @@ def _contribution(measure: object, event: EventView) -> _Contribution | None:
     raise TypeError(f"not a simple measure: {measure!r}")
 
 
-def _contributions(kpi: KpiDefinition, event: EventView) -> dict[str, _Contribution] | None:
+def _contributions(
+    kpi: KpiDefinition, event: EventView, terms_match: Mapping[str, Predicate]
+) -> dict[str, _Contribution] | None:
     """Return the event's additions per cell part, or None if any needed value is unusable."""
     measure = kpi.measure
     if not isinstance(measure, RatioMeasure):
@@ -145,13 +147,25 @@ def _contributions(kpi: KpiDefinition, event: EventView) -> dict[str, _Contribut
     result: dict[str, _Contribution] = {}
     terms = {"numerator": measure.numerator, "denominator": measure.denominator}
     for name, term in terms.items():
-        if isinstance(term, ReferenceTerm) or not matches(term.filter, event):
+        if isinstance(term, ReferenceTerm) or not terms_match[name](event):
             continue
         found = _contribution(term, event)
         if found is None:
             return None
         result[name] = found
     return result
+
+
+def _term_filters(kpi: KpiDefinition) -> dict[str, Predicate]:
+    measure = kpi.measure
+    if not isinstance(measure, RatioMeasure):
+        return {}
+    terms = {"numerator": measure.numerator, "denominator": measure.denominator}
+    return {
+        name: compile_filter(term.filter)
+        for name, term in terms.items()
+        if not isinstance(term, ReferenceTerm)
+    }
 
 
 def _add(cell: Cell, contributions: Mapping[str, _Contribution]) -> None:
@@ -178,6 +192,9 @@ class Aggregator:
         self.kpis: dict[str, KpiDefinition] = {kpi.id: kpi for kpi in catalogue}
         self._max_future_skew = max_future_skew
         self._fingerprints = {kpi.id: kpi.state_fingerprint() for kpi in self.kpis.values()}
+        # Filters are compiled once: evaluating them is most of the per-event work.
+        self._filters = {kpi.id: compile_filter(kpi.filter) for kpi in self.kpis.values()}
+        self._term_filters = {kpi.id: _term_filters(kpi) for kpi in self.kpis.values()}
         self._by_topic: dict[str, list[KpiDefinition]] = {}
         for kpi in self.kpis.values():
             self._by_topic.setdefault(kpi.topic, []).append(kpi)
@@ -218,7 +235,7 @@ class Aggregator:
     def _apply_to_kpi(
         self, kpi: KpiDefinition, event: EventView, state: AggregationState
     ) -> list[Change]:
-        if not matches(kpi.filter, event):
+        if not self._filters[kpi.id](event):
             return []
         kpi_state = state.kpis.get(kpi.id)
         if kpi_state is None:
@@ -260,7 +277,7 @@ class Aggregator:
         if open_window is not None and event.event_id in open_window.seen_ids:
             kpi_state.duplicate_events += 1
             return EventSkipped(kpi.id, event.event_id, "duplicate", window)
-        contributions = _contributions(kpi, event)
+        contributions = _contributions(kpi, event, self._term_filters[kpi.id])
         if contributions is None:
             kpi_state.invalid_events += 1
             return EventSkipped(kpi.id, event.event_id, "invalid_value", window)
@@ -272,9 +289,13 @@ class Aggregator:
         dims = [resolve_field(event.payload, d) for d in kpi.dimensions]
         dims = [None if value is MISSING else value for value in dims]
         cell_key = dims_key(dims)
-        cell = open_window.cells.setdefault(cell_key, Cell())
+        cell = open_window.cells.get(cell_key)
+        if cell is None:  # built only when missing: a model costs a validation
+            cell = open_window.cells[cell_key] = Cell()
         _add(cell, contributions)
-        return ValueChanged(kpi.id, window, dims_of(kpi, cell_key), cell_value(kpi, cell))
+        # The values as JSON gives them, so the same as dims_of(kpi, cell_key) without parsing.
+        values = dict(zip(kpi.dimensions, dims, strict=True))
+        return ValueChanged(kpi.id, window, values, cell_value(kpi, cell))
 
     def _close_windows(
         self, kpi: KpiDefinition, kpi_state: KpiState, clock: datetime | None

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,8 @@ def as_decimal(value: Any) -> Decimal | None:
     return None
 
 
+# Several KPIs read the same time field of one event; datetimes are immutable, so share them.
+@lru_cache(maxsize=1024)
 def _parse_text_time(value: str) -> datetime | None:
     if match := _DATE.match(value):
         year, month, day = (int(g) for g in match.groups())

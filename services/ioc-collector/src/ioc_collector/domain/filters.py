@@ -58,3 +58,46 @@ def matches(flt: Filter, event: EventView) -> bool:
     if flt.ce_type is not None and event.ce_type != flt.ce_type:
         return False
     return all(condition_holds(c, event.payload) for c in flt.where)
+
+
+Predicate = Callable[[EventView], bool]
+PayloadCheck = Callable[[Mapping[str, Any]], bool]
+
+
+def _always(event: EventView) -> bool:
+    return True
+
+
+def compile_condition(condition: Condition) -> PayloadCheck:
+    """Return a function equivalent to `condition_holds(condition, payload)`, faster for the
+    common case (eq / ne on a top-level field with a string or boolean value)."""
+    field, op, expected = condition.field, condition.op, condition.value
+    simple = not field.startswith("/") and op in {"eq", "ne"}
+    if not simple or not isinstance(expected, str | bool):
+        return lambda payload: condition_holds(condition, payload)
+    wanted = op == "eq"
+    kind = type(expected)  # JSON types stay apart: true is not "true", 1 is not true
+
+    def check(payload: Mapping[str, Any]) -> bool:
+        actual = payload.get(field, MISSING)
+        if actual is MISSING:
+            return not wanted
+        return (type(actual) is kind and actual == expected) == wanted
+
+    return check
+
+
+def compile_filter(flt: Filter) -> Predicate:
+    """Return a function equivalent to `matches(flt, event)`, built once per definition."""
+    checks = tuple(compile_condition(c) for c in flt.where)
+    ce_type = flt.ce_type
+    if not checks and ce_type is None:
+        return _always
+
+    def predicate(event: EventView) -> bool:
+        if ce_type is not None and event.ce_type != ce_type:
+            return False
+        payload = event.payload
+        return all(check(payload) for check in checks)
+
+    return predicate

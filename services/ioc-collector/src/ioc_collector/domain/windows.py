@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from ioc_collector.domain.definitions import KpiDefinition, WindowSize
@@ -59,6 +60,8 @@ def window_for(moment: datetime, size: WindowSize) -> Window:
     return Window(start, _local(year, month))
 
 
+# Keys are parsed for every open window on every event: the cache keeps that off the hot path.
+@lru_cache(maxsize=4096)
 def window_from_key(key: str, size: WindowSize) -> Window:
     """Return the window whose `key` (start timestamp) is given."""
     return window_for(datetime.fromisoformat(key), size)
