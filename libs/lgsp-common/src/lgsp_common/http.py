@@ -105,6 +105,7 @@ def create_service_app(
 
     app.add_middleware(RequestMetrics, latency=latency)
     app.state.http_latency = latency
+    app.state.tracer_provider = tracer_provider  # tests add in-memory exporters here
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,
