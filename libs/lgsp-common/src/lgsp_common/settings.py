@@ -33,7 +33,7 @@ class KafkaSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_REQUEST_TIMEOUT_MS", "request_timeout_ms"),
     )
     linger_ms: int = Field(
-        default=1,
+        default=5,
         ge=0,
         validation_alias=AliasChoices("KAFKA_LINGER_MS", "linger_ms"),
         description="How long the producer waits to fill a batch (latency against throughput).",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lgsp_common.registry_copy import parse_api_key
 from lgsp_gateway.domain.contracts import Contract
 
 
@@ -47,14 +48,33 @@ class Directory:
         self._registry = registry
         self._compiled: dict[str, Contract] = {}
         self._subjects: dict[str, list[Contract]] = {}
+        # Valid keys without an expiry, resolved once: hashing and lookups stay off the hot
+        # path. Any change to keys, sources or consumers empties it (revocation is immediate).
+        self._callers: dict[str, Caller] = {}
         registry.subscribe(self._on_change)
 
     def _on_change(self, kind: str, entity_id: str, data: dict[str, Any] | None) -> None:
         if kind == "contract":
             self._subjects.clear()  # rebuilt lazily; compiled validators stay cached by id
+        elif kind in ("api_key", "source", "consumer"):
+            self._callers.clear()
 
     def authenticate(self, api_key: str) -> Caller | None:
         """Return the active source or consumer the key belongs to, if it is valid now."""
+        cached = self._callers.get(api_key)
+        if cached is not None:
+            return cached
+        caller = self._resolve(api_key)
+        if caller is not None and self._expiry_free(api_key) and len(self._callers) < 100_000:
+            self._callers[api_key] = caller
+        return caller
+
+    def _expiry_free(self, api_key: str) -> bool:
+        key_id = parse_api_key(api_key)
+        record = self._registry.get("api_key", key_id) if key_id else None
+        return record is not None and not record.get("expires_at")
+
+    def _resolve(self, api_key: str) -> Caller | None:
         source = self._registry.source_for_key(api_key)
         if source is not None:
             if source.get("status", "active") != "active":
