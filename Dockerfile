@@ -9,7 +9,7 @@ COPY services ./services
 RUN uv sync --frozen --no-dev --all-packages --no-editable
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 lgsp
+RUN useradd --system --uid 10001 lgsp && mkdir -p /data && chown lgsp /data
 COPY --from=build /opt/venv /opt/venv
 COPY contracts /app/contracts
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1

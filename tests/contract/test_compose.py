@@ -15,6 +15,7 @@ from lgsp_common.settings import env_variables
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
 from population_adapter.settings import AdapterSettings
+from population_adapter.upstream.settings import UpstreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[BaseSettings]] = {
@@ -22,7 +23,10 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "lgsp-gateway": GatewaySettings,
     "ioc-collector": CollectorSettings,
     "population-adapter": AdapterSettings,
+    "population-upstream": UpstreamSettings,
 }
+# The workspace member each service comes from.
+MEMBER = {name: name for name in SETTINGS} | {"population-upstream": "population-adapter"}
 
 
 def compose() -> dict[str, Any]:
@@ -39,7 +43,7 @@ def console_scripts() -> dict[str, str]:
     return scripts
 
 
-def test_compose_names_kafka_and_the_four_services() -> None:
+def test_compose_names_kafka_the_four_services_and_the_upstream() -> None:
     services = compose()["services"]
     assert set(services) == {"kafka", *SETTINGS}
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
@@ -47,9 +51,12 @@ def test_compose_names_kafka_and_the_four_services() -> None:
     for name in SETTINGS:
         service = services[name]
         assert (ROOT / service["build"] / "Dockerfile").exists()
-        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
-        assert "readyz" in " ".join(service["healthcheck"]["test"])
-        assert (ROOT / "services" / name).is_dir()
+        if name != "population-upstream":  # the simulated national database needs no Kafka
+            assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert (
+            "/readyz" in " ".join(service["healthcheck"]["test"]) or name == "population-upstream"
+        )
+        assert (ROOT / "services" / MEMBER[name]).is_dir()
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
