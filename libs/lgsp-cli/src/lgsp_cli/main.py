@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from lgsp_cli.audit_cli import audit
+from lgsp_cli.contracts_cli import contracts
 from lgsp_cli.kafka_local import KafkaLocalError, LocalKafka, fetch_jars
 from lgsp_cli.openapi_gen import write_openapi
 from lgsp_cli.platform import Platform
@@ -27,6 +28,7 @@ app.add_typer(registry, name="registry")
 dev.command("openapi")(write_openapi)
 app.add_typer(population, name="population")
 app.add_typer(audit, name="audit")
+app.add_typer(contracts, name="contracts")
 
 VarDir = Annotated[Path, typer.Option(help="Where local data and logs live.")]
 
