@@ -15,6 +15,7 @@ from lgsp_cli.audit_cli import audit
 from lgsp_cli.contracts_cli import contracts
 from lgsp_cli.kafka_local import KafkaLocalError, LocalKafka, fetch_jars
 from lgsp_cli.openapi_gen import write_openapi
+from lgsp_cli.ops_cli import kpis, publish, sources, tail
 from lgsp_cli.platform import Platform
 from lgsp_cli.population_cli import population
 from lgsp_cli.registry_cli import registry
@@ -29,6 +30,10 @@ dev.command("openapi")(write_openapi)
 app.add_typer(population, name="population")
 app.add_typer(audit, name="audit")
 app.add_typer(contracts, name="contracts")
+app.command()(publish)
+app.command()(tail)
+app.command()(kpis)
+app.command()(sources)
 
 VarDir = Annotated[Path, typer.Option(help="Where local data and logs live.")]
 
