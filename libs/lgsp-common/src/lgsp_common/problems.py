@@ -35,6 +35,14 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(default_factory=list)
 
 
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Document error answers as RFC 9457 problem+json for FastAPI's `responses=`."""
+    return {
+        code: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "Problem"}
+        for code in codes
+    }
+
+
 class ProblemError(Exception):
     """Raise anywhere in a request to answer with a problem+json body."""
 

@@ -8,16 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from lgsp_common.problems import Problem
+from lgsp_common.problems import problem_responses
 from lgsp_gateway.service.batch import BATCH_MEDIA_TYPE, publish_batch
 from lgsp_gateway.state import GatewayState, gateway_state
 
 router = APIRouter(prefix="/v1", tags=["events"])
 StateDep = Annotated[GatewayState, Depends(gateway_state)]
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 413, 415, 422, 429, 503)
-}
+PROBLEMS = problem_responses(400, 401, 403, 404, 413, 415, 422, 429, 503)
 EVENT_BODY = {
     "requestBody": {
         "required": True,

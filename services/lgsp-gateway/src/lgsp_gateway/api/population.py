@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from lgsp_common.problems import Problem
+from lgsp_common.problems import problem_responses
 from lgsp_gateway.api.events import read_limited
 from lgsp_gateway.service.reads import READ_BODY_LIMIT, PopulationReads
 
 router = APIRouter(prefix="/v1/population", tags=["population"])
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The adapter's answer (see the population adapter's OpenAPI)"},
-    **{code: {"model": Problem} for code in (401, 403, 413, 422, 503)},
+    **problem_responses(401, 403, 413, 422, 503),
 }
 BODY = {
     "requestBody": {
