@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from lgsp_cli.kafka_local import LocalKafka, free_port
+from lgsp_cli.kafka_local import LocalKafka, die_with_parent, free_port
 from lgsp_cli.testing import new_api_key, publish_registry_changes
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.registry_copy import hash_api_key
@@ -87,7 +87,11 @@ def start_gateway(kafka: KafkaSettings, run: str, registry: str, workers: int) -
         "LGSP_GATEWAY_RATE_LIMIT_BURST": "1000000",
         "LGSP_GATEWAY_WORKERS": str(workers),
     }
-    process = subprocess.Popen([sys.executable, "-m", "lgsp_gateway"], env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lgsp_gateway"],
+        env=env,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
