@@ -20,12 +20,13 @@ import base64
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
+
+from lgsp_common.ids import new_id
 
 GENESIS_HASH = "0" * 64
 SIGNATURE_ALG = "HS256"
@@ -111,7 +112,7 @@ class AuditTrail:
 
     def _chain(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {
-            "audit_id": str(uuid.uuid4()),
+            "audit_id": new_id(),
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "event_ids": [],
             **fields,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +10,8 @@ from typing import Any, Literal
 import orjson
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
+
+from lgsp_common.ids import new_id
 
 CONTENT_TYPE_JSON = "application/json"
 # Attributes carried as ce_<name> headers in Kafka binary mode (data travels as the value).
@@ -26,7 +27,7 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    id: str = Field(default_factory=new_id, min_length=1)
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     time: datetime | None = None

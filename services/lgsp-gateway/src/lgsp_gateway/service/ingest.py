@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from lgsp_common.envelope import CloudEvent
+from lgsp_common.ids import new_id
 from lgsp_common.problems import FieldError, ProblemError
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.adapters.directory import Caller, Directory
@@ -85,7 +85,7 @@ class Ingest:
         """Publish one event; raise a Rejection (already audited and dead-lettered) on refusal."""
         call = Call(topic, headers, body, datetime.now(UTC))
         caller: Caller | None = None
-        event_id = headers.get("ce-id") or str(uuid.uuid4())
+        event_id = headers.get("ce-id") or ""  # until the event is parsed
         try:
             caller = self.authorise(call)
             self.limit(caller, 1)
@@ -96,7 +96,7 @@ class Ingest:
             contract = self.contract_for(call, event)
             accepted = await self.produce(call, caller, event, contract)
         except Rejection as rejection:
-            await self.refused(call, caller, rejection, [event_id])
+            await self.refused(call, caller, rejection, [event_id or new_id()])
             raise
         await self.audit(call, caller, "success", 202, [accepted.id])
         self.metrics.accepted.labels(caller.id, topic).inc()
