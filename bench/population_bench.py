@@ -151,7 +151,7 @@ async def prepare_kafka(kafka: KafkaSettings, run: str) -> dict[str, str]:
     consumer = {
         "id": "bench",
         "organisation_id": "org-bench",
-        "topic": "population.citizen",
+        "topic": "population.citizen.v1",
         "purpose": PURPOSE,
         "fields": ["/full_name", "/date_of_birth"],
         "status": "approved",

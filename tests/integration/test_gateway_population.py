@@ -42,7 +42,7 @@ def consumer(cid: str, status: str, key: str) -> list[Any]:
     data = {
         "id": cid,
         "organisation_id": "org-syt",
-        "topic": "population.citizen",
+        "topic": "population.citizen.v1",
         "purpose": "health_insurance_check",
         "fields": ["/full_name", "/date_of_birth"],
         "status": status,

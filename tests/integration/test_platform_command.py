@@ -1,4 +1,9 @@
-"""The README's run command: Kafka plus four services, ready only while Kafka is reachable."""
+"""The README's run command: Kafka, four services and the demo, ready only while Kafka is up.
+
+Besides the services it starts the simulated population database and the simulated
+departments, which onboard through the registry and publish through the gateway: the
+collector's dashboard address is printed and its KPIs move.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +43,33 @@ def readiness(urls: list[str]) -> list[int]:
         return [client.get(url + "/readyz").status_code for url in urls]
 
 
+def kpis_move(collector: str, timeout_s: float = 60) -> bool:
+    """Tell whether the collector consumes the simulated departments' events, more and more."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[int] = []
+    with httpx.Client(base_url=collector, timeout=10) as client:
+        while time.monotonic() < deadline:
+            rows = client.get("/v1/streams/counts").json()["sources"]
+            topics = {row["topic"] for row in rows}
+            seen.append(sum(row["events"] for row in rows))
+            if len(topics) >= 4 and len(seen) > 2 and seen[-1] > seen[-3] > 0:
+                values = [t["current"]["value"] for t in client.get("/v1/kpis").json()["kpis"]]
+                return sum(value is not None for value in values) >= 10
+            time.sleep(1)
+    return False
+
+
 def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
     kafka = LocalKafka(tmp_path / "kafka")
     bootstrap = kafka.start()
     offset = free_port() - 8080 if free_port() > 20_000 else 20_000
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "PYTHONUNBUFFERED": "1",
+        "LGSP_DEMO_CITIZENS": "2000",  # a small population builds in a blink
+        "LGSP_DEMO_RATE": "20",
+    }
     command = [
         sys.executable,
         "-m",
@@ -62,7 +89,11 @@ def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
         urls = [f"http://127.0.0.1:{port + offset}" for port in (8081, 8080, 8082, 8083)]
         for url in urls:
             assert url in output
+        assert f"Dashboard (IOC): {urls[2]}/" in output
+        assert f"http://127.0.0.1:{8093 + offset}" in output  # the population upstream
+        assert "Population: 2,000 citizens built" in output
         assert readiness(urls) == [200, 200, 200, 200]
+        assert kpis_move(urls[2]), (tmp_path / "logs" / "simulator.log").read_text()[-3000:]
 
         kafka.stop()
         deadline = time.monotonic() + 30

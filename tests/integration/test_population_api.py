@@ -40,7 +40,7 @@ HEALTH, TTHC = "health_insurance_check", "administrative_procedure"
 
 def consumer(cid: str, org: str, purpose: str, fields: list[str], status: str) -> Any:
     """Return a registry change for a consumer of the population resource."""
-    data = {"id": cid, "organisation_id": org, "topic": "population.citizen", "purpose": purpose}
+    data = {"id": cid, "organisation_id": org, "topic": "population.citizen.v1", "purpose": purpose}
     return ("consumer", cid, {**data, "fields": fields, "status": status})
 
 

@@ -44,7 +44,7 @@ REGISTRY = [
         {
             "id": "syt-his",
             "organisation_id": "org-syt",
-            "topic": "population.citizen",
+            "topic": "population.citizen.v1",
             "purpose": HEALTH,
             "fields": ["/full_name", "/date_of_birth"],
             "status": "approved",

@@ -19,6 +19,7 @@ from lgsp_cli.ops_cli import kpis, publish, sources, tail
 from lgsp_cli.platform import Platform
 from lgsp_cli.population_cli import population
 from lgsp_cli.registry_cli import registry
+from lgsp_cli.simulate.cli import replay, simulate
 
 app = typer.Typer(
     help="LGSP platform: tools for integrators, operators and developers.", no_args_is_help=True
@@ -29,6 +30,8 @@ app.add_typer(registry, name="registry")
 dev.command("openapi")(write_openapi)
 app.add_typer(population, name="population")
 app.add_typer(audit, name="audit")
+app.command("simulate")(simulate)
+app.command("replay")(replay)
 app.add_typer(contracts, name="contracts")
 app.command()(publish)
 app.command()(tail)

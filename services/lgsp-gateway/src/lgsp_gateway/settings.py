@@ -62,7 +62,7 @@ class GatewaySettings(ServiceSettings):
         description="Shared secret proving to the adapter that a call comes from the gateway.",
     )
     population_resource: str = Field(
-        default="population.citizen",
+        default="population.citizen.v1",
         description="The `topic` a registry consumer names to read population data.",
     )
     population_timeout_s: float = Field(default=5.0, gt=0)

@@ -14,7 +14,7 @@ from lgsp_common.topics import AUDIT_TOPIC, REGISTRY_TOPIC
 
 VERIFICATION_TOPIC = "population.verification.v1"
 # The resource a registry consumer names as its `topic` to read the national population data.
-POPULATION_RESOURCE = "population.citizen"
+POPULATION_RESOURCE = "population.citizen.v1"
 
 
 def _default_writer() -> str:
@@ -68,4 +68,7 @@ class AdapterSettings(ServiceSettings):
         description="The `topic` a registry consumer must name to use the adapter.",
     )
     registry_startup_timeout_s: float = Field(default=30.0, gt=0)
-    event_source: str = "/services/population-adapter"
+    event_source: str = Field(
+        default="/sources/cat-xac-thuc-dan-cu",
+        description="CloudEvents source of verification events: the registered source.",
+    )

@@ -14,7 +14,7 @@ from population_adapter.domain.access import (
 )
 from population_adapter.domain.purposes import CitizenField, RefusalReason
 
-RESOURCE = "population.citizen"
+RESOURCE = "population.citizen.v1"
 HEALTH = "health_insurance_check"
 
 

@@ -51,7 +51,7 @@ class FakeRegistry:
             ("consumer", "syt-his"): {
                 "id": "syt-his",
                 "organisation_id": "org-syt",
-                "topic": "population.citizen",
+                "topic": "population.citizen.v1",
                 "purpose": HEALTH,
                 "fields": ["/full_name", "/date_of_birth", "/health_insurance_number"],
                 "status": "approved",
@@ -114,7 +114,7 @@ class Harness:
         self.events = FakeEvents()
         self.metrics = CollectorRegistry()
         self.service = PopulationService(
-            ServiceConfig(TOKEN.encode(), "population.citizen", "population.verification.v1"),
+            ServiceConfig(TOKEN.encode(), "population.citizen.v1", "population.verification.v1"),
             self.registry,
             self.source,
             AuditTrail(self.producer, "lgsp.audit", "population-adapter/unit", "k1", KEY),
