@@ -52,7 +52,7 @@ CITIZENS = 1000
 async def browser() -> AsyncIterator[Browser]:
     """Launch the machine's Chromium headless."""
     if shutil.which(CHROMIUM) is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.fail("Chromium is not installed: apt-get install chromium (scripts/test does)")
     async with async_playwright() as playwright:
         found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
