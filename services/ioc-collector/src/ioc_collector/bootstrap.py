@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from ioc_collector.adapters.apply import RecordApplier, StreamMetrics
 from ioc_collector.adapters.decode import ContractValidators
 from ioc_collector.adapters.lag import LagProbe
 from ioc_collector.adapters.snapshots import SnapshotPublisher
 from ioc_collector.adapters.store import StateStore
-from ioc_collector.adapters.stream import StreamMetrics, StreamProcessor
+from ioc_collector.adapters.stream import StreamProcessor
+from ioc_collector.adapters.tracing import RecordSpans
 from ioc_collector.adapters.view import CollectorView
-from ioc_collector.domain.aggregate import Aggregator
+from ioc_collector.domain.batch import BatchAggregator
 from ioc_collector.domain.definitions import KpiDefinition
 from ioc_collector.live import LiveHub, Ticker
 from ioc_collector.reports import Reports
@@ -61,7 +63,9 @@ async def start_runtime(
     """Start store, registry copy, producer, lag probe, consumer loop and ticker."""
     stack = contextlib.AsyncExitStack()
     try:
-        runtime = await _start_parts(stack, settings, catalogue, data_topics, metrics)
+        # Record spans go to the app's tracer provider (tests add in-memory exporters to it).
+        spans = RecordSpans(getattr(app.state, "tracer_provider", None), settings.group_id)
+        runtime = await _start_parts(stack, settings, catalogue, data_topics, metrics, spans)
     except BaseException:
         await stack.aclose()
         raise
@@ -75,6 +79,7 @@ async def _start_parts(
     catalogue: Sequence[KpiDefinition],
     data_topics: Sequence[str],
     metrics: CollectorRegistry,
+    spans: RecordSpans,
 ) -> Runtime:
     kafka, wait = settings.kafka, settings.kafka_startup_timeout_s
     await start_with_retry(
@@ -94,7 +99,7 @@ async def _start_parts(
     await lag.start()
     stack.push_async_callback(lag.stop)
     processor = await _start_processor(
-        stack, settings, catalogue, data_topics, metrics, store, registry
+        stack, settings, catalogue, data_topics, metrics, store, registry, spans
     )
     view = CollectorView(processor, store)
     reports = Reports(catalogue, view, registry, lag, settings, data_topics)
@@ -116,6 +121,7 @@ async def _start_processor(
     metrics: CollectorRegistry,
     store: StateStore,
     registry: RegistryCopy,
+    spans: RecordSpans,
 ) -> StreamProcessor:
     consumer = create_consumer(
         settings.kafka,
@@ -125,13 +131,14 @@ async def _start_processor(
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
     )
     validators = ContractValidators(registry.latest_contract, settings.contracts_dir)
+    aggregator, stream_metrics = BatchAggregator(catalogue), StreamMetrics(metrics)
+    applier = RecordApplier(aggregator, validators, stream_metrics, spans, settings.dlq_topic)
     processor = StreamProcessor(
         consumer,
         store,
-        Aggregator(catalogue),
-        validators,
-        StreamMetrics(metrics),
-        dlq_topic=settings.dlq_topic,
+        aggregator,
+        applier,
+        stream_metrics,
         max_batch=settings.max_batch,
         commit_interval_ms=settings.commit_interval_ms,
         poll_timeout_ms=settings.poll_timeout_ms,

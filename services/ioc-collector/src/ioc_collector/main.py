@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,8 @@ from lgsp_common.kafka import KafkaProbe
 from lgsp_common.logs import configure_logging
 from lgsp_common.telemetry import setup_tracing
 from lgsp_common.topics import contract_topics
+
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
@@ -60,11 +63,28 @@ def app_factory() -> FastAPI:
     """Entry point for `uvicorn --factory`: settings from the environment, JSON logs."""
     settings = CollectorSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def tune_gc() -> None:
+    """Collect young objects less often, and never scan what start-up built (process-wide).
+
+    The loop builds thousands of short-lived containers per batch (payloads, rows); with the
+    default threshold (700) they outlive several young collections, get promoted, and then set
+    off full collections, which walk every dedup set of the state: about a quarter of the CPU
+    at full speed in the bench. With this threshold a batch's garbage mostly dies young.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def run() -> None:
     """Run the service with settings from the environment (console script and `python -m`)."""
     settings = CollectorSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
-    run_service(create_app(settings), settings.host, settings.port)
+    app = create_app(settings)
+    tune_gc()
+    run_service(app, settings.host, settings.port)

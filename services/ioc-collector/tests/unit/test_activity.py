@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ioc_collector.domain.activity import (
     KEEP_MINUTES,
@@ -14,6 +16,7 @@ from ioc_collector.domain.activity import (
     merge_sources,
     received_at,
     record_event,
+    record_events,
     record_poison,
     record_rejection,
     source_status,
@@ -97,3 +100,34 @@ def test_a_source_never_heard_from_is_measured_from_its_registration() -> None:
     assert source_status(None, NOW - timedelta(minutes=1), NOW, LIMITS) == "OK"
     assert source_status(None, NOW - timedelta(minutes=20), NOW, LIMITS) == "SILENT"
     assert source_status(None, None, NOW, LIMITS) == "SILENT"
+
+
+arrivals = st.lists(
+    st.tuples(
+        st.sampled_from(["/sources/a", "/sources/b", "/sources/c"]),
+        st.integers(0, 150 * 60_000),  # out of order, ties, and spans wider than KEEP_MINUTES
+        st.sampled_from(["2024-10-01T09:59:00+07:00", "2024-10-01T10:00:00+07:00", None]),
+    ),
+    max_size=40,
+)
+
+
+@given(before=arrivals, batch=arrivals)
+def test_a_batch_of_events_is_counted_as_one_by_one(
+    before: list[tuple[str, int, str | None]], batch: list[tuple[str, int, str | None]]
+) -> None:
+    one_by_one, at_once = PartitionActivity(), PartitionActivity()
+    for activity in (one_by_one, at_once):
+        for source, received, event_time in before:
+            record_event(activity, source, received, event_time)
+    for source, received, event_time in batch:
+        record_event(one_by_one, source, received, event_time)
+    asked: list[int] = []
+
+    def event_time(index: int) -> str | None:
+        asked.append(index)
+        return batch[index][2]
+
+    record_events(at_once, [a for a, _, _ in batch], [r for _, r, _ in batch], event_time)
+    assert at_once.model_dump() == one_by_one.model_dump()
+    assert len(asked) <= len({source for source, _, _ in batch})

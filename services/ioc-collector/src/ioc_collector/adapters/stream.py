@@ -10,6 +10,11 @@ owner the state that matches the offset it resumes from. Records below the store
 skipped, so a stale fetch cannot apply a record twice. Kafka's committed offsets are written
 too, after the store, for lag tooling only; they are never read back.
 
+A partition's records of a poll are applied as one batch (`apply.RecordApplier`). A batch that
+fails (a bug: bad data is poison, counted and skipped) may have changed the state halfway, so
+the partition reloads its committed row, seeks back to its position, and replays up to the end
+of the failed batch one record at a time, where a failing record costs that record only.
+
 Why not Kafka transactions (consume-transform-produce with a changelog topic, as Kafka
 Streams does): the collector's output is its queryable state, not a topic, so a changelog
 would have to be restored into a local store anyway; and aiokafka's transactional producer has
@@ -27,21 +32,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ioc_collector.adapters.decode import (
-    ContractValidators,
-    Poison,
-    Record,
-    event_from_record,
-    rejected_source,
-)
+from ioc_collector.adapters.apply import OwnedPartition, RecordApplier, StreamMetrics
 from ioc_collector.adapters.store import (
     PartitionRow,
     PartitionWrite,
@@ -49,59 +46,11 @@ from ioc_collector.adapters.store import (
     StoreConflict,
     TopicPartitionKey,
 )
-from ioc_collector.domain.activity import (
-    PartitionActivity,
-    record_event,
-    record_poison,
-    record_rejection,
-)
-from ioc_collector.domain.aggregate import Aggregator
+from ioc_collector.domain.activity import PartitionActivity
+from ioc_collector.domain.batch import BatchAggregator
 from ioc_collector.domain.state import AggregationState, dump_state, load_state
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OwnedPartition:
-    """The live state of one assigned partition and the store revision it extends."""
-
-    state: AggregationState
-    activity: PartitionActivity
-    position: int = 0
-    revision: int | None = None
-    dirty: bool = False
-
-
-@dataclass
-class StreamMetrics:
-    """Prometheus series of the loop."""
-
-    registry: CollectorRegistry
-    events: Counter = field(init=False)
-    poison: Counter = field(init=False)
-    commits: Histogram = field(init=False)
-    conflicts: Counter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.events = Counter(
-            "collector_events", "Events applied to the KPIs", ["topic"], registry=self.registry
-        )
-        self.poison = Counter(
-            "collector_poison_records",
-            "Records skipped as unusable, by reason",
-            ["topic", "reason"],
-            registry=self.registry,
-        )
-        self.commits = Histogram(
-            "collector_store_commit_seconds",
-            "Time to commit one batch's state and positions",
-            registry=self.registry,
-        )
-        self.conflicts = Counter(
-            "collector_store_conflicts",
-            "Commits refused because another replica moved a partition on",
-            registry=self.registry,
-        )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -133,11 +82,10 @@ class StreamProcessor:
         self,
         consumer: AIOKafkaConsumer,
         store: StateStore,
-        aggregator: Aggregator,
-        validators: ContractValidators,
+        aggregator: BatchAggregator,
+        applier: RecordApplier,
         metrics: StreamMetrics,
         *,
-        dlq_topic: str,
         max_batch: int,
         commit_interval_ms: int,
         poll_timeout_ms: int,
@@ -146,9 +94,8 @@ class StreamProcessor:
         self._consumer = consumer
         self._store = store
         self._aggregator = aggregator
-        self._validators = validators
+        self._applier = applier
         self._metrics = metrics
-        self._dlq_topic = dlq_topic
         self._max_batch = max_batch
         self._commit_interval_s = commit_interval_ms / 1000
         self._poll_timeout_ms = poll_timeout_ms
@@ -157,6 +104,8 @@ class StreamProcessor:
         self._last_commit = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._flight: tuple[asyncio.Task[None], list[Any]] | None = None
+        # Partitions to replay one record at a time up to this offset (after a failed batch).
+        self._one_by_one_until: dict[TopicPartitionKey, int] = {}
         self.owned: dict[TopicPartitionKey, OwnedPartition] = {}
         self.version = 0
         self.listener = _Listener(self)
@@ -183,8 +132,10 @@ class StreamProcessor:
                     timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
                 )
                 async with self._lock:
-                    if batches:
-                        self._apply(batches)
+                    failed = self._apply(batches) if batches else []
+                    if failed:
+                        await self._settle()  # the replay starts from what is stored
+                        await self._reload(failed)
                     if time.monotonic() - self._last_commit >= self._commit_interval_s:
                         await self._commit()
             except KafkaError as exc:
@@ -194,47 +145,43 @@ class StreamProcessor:
                 log.exception("collector loop error; retrying")
                 await asyncio.sleep(1.0)
 
-    def _apply(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    def _apply(self, batches: dict[TopicPartition, list[Any]]) -> list[TopicPartitionKey]:
+        """Apply each partition's new records; return the partitions whose batch failed."""
         now = self._clock()
+        failed: list[TopicPartitionKey] = []
         for tp, records in batches.items():
-            owned = self.owned.get(_key(tp))
+            key = _key(tp)
+            owned = self.owned.get(key)
             if owned is None:  # revoked while these records were in flight
                 continue
-            self._aggregator.tick(owned.state, now)
-            applied = 0
-            for record in records:
-                if record.offset < owned.position:
-                    continue  # already in the stored state
-                applied += self._apply_record(owned, record)
-                owned.position = record.offset + 1
+            fresh = records
+            if records and records[0].offset < owned.position:  # some are in the stored state
+                fresh = [record for record in records if record.offset >= owned.position]
+            try:
+                applied = self._apply_records(key, owned, fresh, now)
+            except Exception:
+                log.exception("a batch failed; its partition replays it one record at a time")
+                self._one_by_one_until[key] = fresh[-1].offset + 1 if fresh else owned.position
+                failed.append(key)
+                continue
+            if fresh:
+                owned.position = fresh[-1].offset + 1
                 owned.dirty = True
             owned.state.positions[f"{tp.topic}/{tp.partition}"] = owned.position
             if applied:
                 self._metrics.events.labels(tp.topic).inc(applied)
         self.version += 1
+        return failed
 
-    def _apply_record(self, owned: OwnedPartition, record: Record) -> int:
-        """Apply one record; return 1 when it was an event applied to the KPIs, else 0."""
-        if record.topic == self._dlq_topic:
-            source = rejected_source(record)
-            if source is None:
-                record_poison(owned.activity, "not_json", record.timestamp)
-            else:
-                record_rejection(owned.activity, source, record.timestamp)
-            return 0
-        decoded = event_from_record(record, self._validators)
-        if isinstance(decoded, Poison):
-            record_poison(owned.activity, decoded.reason, record.timestamp)
-            self._metrics.poison.labels(record.topic, decoded.reason).inc()
-            return 0
-        try:
-            self._aggregator.apply(decoded, owned.state)
-        except Exception:  # a bug must cost one record, not the stream
-            log.exception("cannot apply an event", extra={"topic": record.topic})
-            record_poison(owned.activity, "error", record.timestamp)
-            return 0
-        record_event(owned.activity, decoded.source, record.timestamp, decoded.time.isoformat())
-        return 1
+    def _apply_records(
+        self, key: TopicPartitionKey, owned: OwnedPartition, records: list[Any], now: datetime
+    ) -> int:
+        until = self._one_by_one_until.get(key)
+        if until is None:
+            return self._applier.apply(owned, key[0], key[1], records, now)
+        if not records or records[-1].offset + 1 >= until:
+            del self._one_by_one_until[key]
+        return self._applier.apply_one_by_one(owned, key[0], key[1], records, now)
 
     async def _commit(self) -> None:
         """Hand the changed partitions to the store as one transaction; the loop goes on.

@@ -14,7 +14,8 @@ never sent anything is measured from its registration time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -81,6 +82,56 @@ def record_event(
     for stale in [m for m in seen.minutes if m < oldest]:
         del seen.minutes[stale]
     note_record(activity, received_ms)
+
+
+def record_events(
+    activity: PartitionActivity,
+    sources: Sequence[str],
+    received_ms: Sequence[int],
+    event_time: Callable[[int], str | None],
+) -> None:
+    """Count events in order, as `record_event` for each would (`event_time(i)` is asked once
+    per source, for the event it keeps as the latest)."""
+    if not sources:
+        return
+    latest = _latest(sources, received_ms)
+    stamps = [ms // 60_000 for ms in received_ms]
+    if len(latest) == 1:  # the usual batch: one source
+        (only,) = latest
+        minutes = Counter({(only, minute): n for minute, n in Counter(stamps).items()})
+    else:
+        minutes = Counter(zip(sources, stamps, strict=True))
+    for source, index in latest.items():
+        seen = activity.sources.setdefault(source, SourceActivity())
+        if seen.last_received_ms is None or received_ms[index] >= seen.last_received_ms:
+            seen.last_received_ms = received_ms[index]
+            seen.last_event_time = event_time(index)
+    for (source, minute), count in minutes.items():
+        seen = activity.sources[source]
+        seen.events += count
+        seen.minutes[minute] = seen.minutes.get(minute, 0) + count
+    for source in latest:
+        # Evicting once at the end keeps what evicting after each event keeps: the newest
+        # minute only grows, so a minute evicted on the way is evicted at the end too.
+        seen = activity.sources[source]
+        oldest = max(seen.minutes) - KEEP_MINUTES
+        for stale in [m for m in seen.minutes if m < oldest]:
+            del seen.minutes[stale]
+    note_record(activity, max(received_ms))
+
+
+def _latest(sources: Sequence[str], received_ms: Sequence[int]) -> dict[str, int]:
+    """Return, per source, the index of its latest event: the largest timestamp, the later
+    event on a tie."""
+    if len(distinct := set(sources)) == 1:  # the usual batch: one source
+        top = max(received_ms)
+        return {distinct.pop(): len(received_ms) - 1 - list(reversed(received_ms)).index(top)}
+    latest: dict[str, int] = {}
+    for index, (source, ms) in enumerate(zip(sources, received_ms, strict=True)):
+        best = latest.get(source)
+        if best is None or ms >= received_ms[best]:
+            latest[source] = index
+    return latest
 
 
 def record_rejection(activity: PartitionActivity, source: str, received_ms: int) -> None:
