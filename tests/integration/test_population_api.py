@@ -266,6 +266,8 @@ async def test_accesses_reach_kafka_as_chain_and_masked_events(stack: Stack) -> 
         ("population.lookup", "success"),
         ("population.verify", "denied"),
     ]
+    assert records[2]["fields"] == ["date_of_birth", "full_name", "sex"]  # names, never values
+    assert "fields" not in records[0]
     assert len({r.key for r in audit}) == 1
     audit_schema = contract("platform/lgsp.audit/v1.schema.json")
     assert [list(audit_schema.iter_errors(r)) for r in records] == [[]] * 4

@@ -98,6 +98,7 @@ class Access:
     denial: str | None = None
     verification_id: str = field(default_factory=_new_verification_id)
     verified_at: datetime | None = None
+    disclosed: tuple[str, ...] = ()  # field names (never values) handed to the consumer
 
 
 class PopulationService:
@@ -185,10 +186,12 @@ class PopulationService:
             raise ProblemError(
                 404, "No such citizen", "the national database holds no record for this id"
             )
+        disclosed = fetched.citizen.disclose(decision.granted)
+        access.disclosed = tuple(sorted(disclosed))
         return LookupResponse(
             cccd_masked=mask_cccd(request.cccd),
             purpose=grant.purpose.code,
-            fields=fetched.citizen.disclose(decision.granted),
+            fields=disclosed,
             cached=fetched.cached,
         )
 
@@ -305,6 +308,7 @@ class PopulationService:
             result=result,
             status_code=status,
             event_ids=[event["verification_id"]] if event is not None else [],
+            fields=list(access.disclosed) or None,
             trace_id=format(context.trace_id, "032x") if context.is_valid else None,
         )
 
