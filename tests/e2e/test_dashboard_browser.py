@@ -8,7 +8,6 @@ under `test-artifacts/`.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
@@ -28,16 +27,6 @@ from lgsp_common.settings import KafkaSettings
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VALID = json.loads(
     (
         ROOT / "contracts/topics/tthc.dossier.v1/examples/valid/online-submitted-province.json"
@@ -55,19 +44,6 @@ idle_timeout: P3650D
 target: {{value: 3, direction: gte}}
 unit: dossiers
 """
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Launch the machine's Chromium headless."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("Chromium is not installed: apt-get install chromium (scripts/test does)")
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from lgsp_cli.simulate.inprocess import in_process_platform
 from lgsp_cli.simulate.scenario import Faults, Silence, load_scenario
@@ -26,16 +24,6 @@ from lgsp_common.settings import KafkaSettings
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(150)]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SOURCES = (
     "stc-thu-ngan-sach",
     "stc-giai-ngan-dau-tu",
@@ -46,19 +34,6 @@ SOURCES = (
 )
 SILENCED = "dvc-ho-so-tthc"
 CITIZENS = 1000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Launch the machine's Chromium headless."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("Chromium is not installed: apt-get install chromium (scripts/test does)")
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def screenshot(page: Page, name: str) -> None:
