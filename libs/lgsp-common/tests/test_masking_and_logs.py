@@ -9,12 +9,12 @@ import logging
 import pytest
 
 from lgsp_common.logs import configure_logging
-from lgsp_common.masking import mask_cccd, mask_identifiers
+from lgsp_vn.cccd import mask_cccd
+from lgsp_vn.masking import mask_identifiers
 
 
-def test_mask_cccd_keeps_province_code_and_two_last_digits() -> None:
-    assert mask_cccd("077190001234") == "077*******34"
-    assert mask_cccd("12345") == "*****"
+def test_free_text_mask_agrees_with_the_one_mask_cccd() -> None:
+    assert mask_identifiers("077190001234") == mask_cccd("077190001234") == "077*******34"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-from lgsp_common.masking import mask_identifiers
+from lgsp_vn.masking import mask_identifiers
 
 
 class MaskingFilter(logging.Filter):

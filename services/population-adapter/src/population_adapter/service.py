@@ -20,8 +20,9 @@ from typing import Any, Literal, Protocol, TypeVar
 from opentelemetry import trace
 
 from lgsp_common.audit import AuditTrail
-from lgsp_common.masking import mask_identifiers
 from lgsp_common.problems import ProblemError
+from lgsp_vn.cccd import is_well_formed, mask_cccd
+from lgsp_vn.masking import mask_identifiers
 from population_adapter.adapters.events import VerificationSink
 from population_adapter.adapters.registry import RegistryView, agency_code
 from population_adapter.adapters.upstream import Fetched, UpstreamUnavailableError
@@ -38,7 +39,6 @@ from population_adapter.domain.access import (
     authorize_consumer,
     authorize_lookup,
 )
-from population_adapter.domain.cccd import is_well_formed, mask_cccd
 from population_adapter.domain.verification import Outcome, compare_identity
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.validation import (

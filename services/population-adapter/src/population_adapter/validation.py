@@ -10,9 +10,9 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from lgsp_common.problems import FieldError, ProblemError
-from population_adapter.domain.cccd import is_well_formed, validate_cccd
+from lgsp_vn.cccd import is_well_formed, validate_cccd
+from lgsp_vn.sex import Sex
 from population_adapter.domain.purposes import FieldAuthorization, RefusalReason
-from population_adapter.domain.sex import Sex
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from lgsp_vn.sex import Sex
 from population_adapter.domain.citizen import Address, Citizen, ElectronicIdentity
 from population_adapter.domain.purposes import CitizenField
-from population_adapter.domain.sex import Sex
 
 CCCD = "077185004312"
 BHYT = "GD4777712345678"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from population_adapter.domain.sex import Sex
+from lgsp_vn.sex import Sex
 
 # The CCCD is a plain string here on purpose: its rules are checked by domain.cccd, which names
 # the failing rule in the answer; a bare pattern here would only say "does not match".

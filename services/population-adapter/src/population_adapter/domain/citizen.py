@@ -8,9 +8,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from population_adapter.domain.cccd import mask_cccd, validate_cccd
+from lgsp_vn.cccd import mask_cccd, validate_cccd
+from lgsp_vn.sex import Sex
 from population_adapter.domain.purposes import CitizenField
-from population_adapter.domain.sex import Sex
 
 # Health-insurance card code (Vietnam Social Security's coding rules, Decision 1351/QĐ-BHXH as
 # amended): 2-letter beneficiary group, 1-digit benefit level (1-5), 2-digit province of issue,

@@ -3,8 +3,8 @@
 from datetime import date
 from enum import StrEnum
 
+from lgsp_vn.names import names_match
 from population_adapter.domain.citizen import Citizen
-from population_adapter.domain.names import names_match
 
 
 class Outcome(StrEnum):

@@ -29,15 +29,15 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import TypeVar
 
-from population_adapter.domain.admin_units import (
+from lgsp_vn.admin_units import (
     BA_RIA_VUNG_TAU,
     BRVT_DISTRICTS,
     CCCD_PROVINCE_CODES,
     PROVINCES,
 )
-from population_adapter.domain.cccd import make_cccd
+from lgsp_vn.cccd import make_cccd
+from lgsp_vn.sex import Sex
 from population_adapter.domain.citizen import Address, Citizen, ElectronicIdentity
-from population_adapter.domain.sex import Sex
 from population_adapter.upstream import vietnamese_names as names
 
 _T = TypeVar("_T")

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from population_adapter.domain.admin_units import BA_RIA_VUNG_TAU, BRVT_DISTRICTS, PROVINCES
-from population_adapter.domain.cccd import is_well_formed
+from lgsp_vn.admin_units import BA_RIA_VUNG_TAU, BRVT_DISTRICTS, PROVINCES
+from lgsp_vn.cccd import is_well_formed
 from population_adapter.domain.citizen import Address, Citizen
 from population_adapter.upstream.generator import GENERATOR_VERSION, generate_batches
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from population_adapter.domain.admin_units import CCCD_PROVINCE_CODES
-from population_adapter.domain.cccd import (
+from lgsp_vn.admin_units import CCCD_PROVINCE_CODES
+from lgsp_vn.cccd import (
     CccdRule,
     hash_cccd,
     make_cccd,
@@ -16,7 +16,7 @@ from population_adapter.domain.cccd import (
     parse_cccd,
     validate_cccd,
 )
-from population_adapter.domain.sex import Sex
+from lgsp_vn.sex import Sex
 
 MALE, FEMALE = Sex.MALE, Sex.FEMALE
 KEY = b"k" * 32

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from population_adapter.domain.names import name_match_key, names_match, normalize_name
+from lgsp_vn.names import name_match_key, names_match, normalize_name
 
 NFC_NAME = unicodedata.normalize("NFC", "Nguyễn Thị Hồng")
 NFD_NAME = unicodedata.normalize("NFD", "Nguyễn Thị Hồng")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from population_adapter.domain.admin_units import CCCD_PROVINCE_CODES
-from population_adapter.domain.sex import Sex
+from lgsp_vn.admin_units import CCCD_PROVINCE_CODES
+from lgsp_vn.sex import Sex
 
 CCCD_LENGTH = 12
 MASKED_DIGITS = 7

@@ -1,0 +1,1 @@
+"""Vietnamese public-sector rules shared by the platform: CCCD numbers, names, units."""
