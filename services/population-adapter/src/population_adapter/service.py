@@ -39,6 +39,7 @@ from population_adapter.domain.access import (
     authorize_consumer,
     authorize_lookup,
 )
+from population_adapter.domain.disclosure import disclose
 from population_adapter.domain.verification import Outcome, compare_identity
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.validation import (
@@ -186,7 +187,7 @@ class PopulationService:
             raise ProblemError(
                 404, "No such citizen", "the national database holds no record for this id"
             )
-        disclosed = fetched.citizen.disclose(decision.granted)
+        disclosed = disclose(fetched.citizen, decision.granted)
         access.disclosed = tuple(sorted(disclosed))
         return LookupResponse(
             cccd_masked=mask_cccd(request.cccd),

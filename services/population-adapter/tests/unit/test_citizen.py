@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from lgsp_vn.citizen import Address, Citizen, ElectronicIdentity
 from lgsp_vn.sex import Sex
-from population_adapter.domain.citizen import Address, Citizen, ElectronicIdentity
+from population_adapter.domain.disclosure import disclose
 from population_adapter.domain.purposes import CitizenField
 
 CCCD = "077185004312"
@@ -86,13 +87,13 @@ def test_repr_hides_the_identifiers() -> None:
 
 def test_disclose_returns_only_the_given_fields() -> None:
     citizen = Citizen.model_validate(citizen_data())
-    assert citizen.disclose([CitizenField.FULL_NAME, CitizenField.DATE_OF_BIRTH]) == {
+    assert disclose(citizen, [CitizenField.FULL_NAME, CitizenField.DATE_OF_BIRTH]) == {
         "full_name": "Nguyễn Thị Hồng",
         "date_of_birth": "1985-04-30",
     }
-    address = citizen.disclose([CitizenField.PERMANENT_ADDRESS])["permanent_address"]
+    address = disclose(citizen, [CitizenField.PERMANENT_ADDRESS])["permanent_address"]
     assert address["district_code"] == "747"
-    assert citizen.disclose([]) == {}
+    assert disclose(citizen, []) == {}
 
 
 def test_a_district_without_communes_has_no_commune() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from lgsp_vn.admin_units import BRVT_DISTRICTS, CCCD_PROVINCE_CODES
 from lgsp_vn.cccd import validate_cccd
-from population_adapter.domain.citizen import HEALTH_INSURANCE_PATTERN, Citizen, ElectronicIdentity
+from lgsp_vn.citizen import HEALTH_INSURANCE_PATTERN, Citizen, ElectronicIdentity
 from population_adapter.upstream import vietnamese_names as names
 from population_adapter.upstream.generator import (
     ELECTRONIC_IDENTITY_SHARE,

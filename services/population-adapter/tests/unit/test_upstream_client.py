@@ -11,12 +11,12 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from lgsp_vn.citizen import Citizen
 from population_adapter.adapters.upstream import (
     CitizenSource,
     ResiliencePolicy,
     UpstreamUnavailableError,
 )
-from population_adapter.domain.citizen import Citizen
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.upstream.generator import generate_citizens
 

@@ -27,13 +27,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from lgsp_vn.citizen import Citizen
 from population_adapter.adapters.breaker import (
     BreakerOpenError,
     BreakerState,
     CircuitBreaker,
     Clock,
 )
-from population_adapter.domain.citizen import Citizen
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.settings import AdapterSettings
 

@@ -3,8 +3,8 @@
 from datetime import date
 from enum import StrEnum
 
+from lgsp_vn.citizen import Citizen
 from lgsp_vn.names import names_match
-from population_adapter.domain.citizen import Citizen
 
 
 class Outcome(StrEnum):

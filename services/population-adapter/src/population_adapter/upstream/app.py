@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from lgsp_common.http import run_service
 from lgsp_common.logs import configure_logging
 from lgsp_common.problems import ProblemError, setup_exception_handlers
+from lgsp_vn.citizen import Citizen
 from lgsp_vn.names import names_match
-from population_adapter.domain.citizen import Citizen
 from population_adapter.upstream.faults import FaultInjector, FaultReport, Faults
 from population_adapter.upstream.settings import UpstreamSettings
 from population_adapter.upstream.store import CitizenStore, build_database

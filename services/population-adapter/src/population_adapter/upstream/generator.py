@@ -36,8 +36,8 @@ from lgsp_vn.admin_units import (
     PROVINCES,
 )
 from lgsp_vn.cccd import make_cccd
+from lgsp_vn.citizen import Address, Citizen, ElectronicIdentity
 from lgsp_vn.sex import Sex
-from population_adapter.domain.citizen import Address, Citizen, ElectronicIdentity
 from population_adapter.upstream import vietnamese_names as names
 
 _T = TypeVar("_T")

@@ -24,7 +24,7 @@ from typing import Self
 
 from lgsp_vn.admin_units import BA_RIA_VUNG_TAU, BRVT_DISTRICTS, PROVINCES
 from lgsp_vn.cccd import is_well_formed
-from population_adapter.domain.citizen import Address, Citizen
+from lgsp_vn.citizen import Address, Citizen
 from population_adapter.upstream.generator import GENERATOR_VERSION, generate_batches
 
 SCHEMA_VERSION = 1

@@ -1,16 +1,19 @@
-"""The citizen record held by the (simulated) national population database."""
+"""The citizen record of the national population database (CSDL quốc gia về dân cư).
+
+The schema both sides of that connection share: the simulated database serves it, the
+population adapter reads it. What a caller may see of it is the adapter's business
+(`population_adapter.domain.disclosure`).
+"""
 
 import unicodedata
-from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lgsp_vn.cccd import mask_cccd, validate_cccd
 from lgsp_vn.sex import Sex
-from population_adapter.domain.purposes import CitizenField
 
 # Health-insurance card code (Vietnam Social Security's coding rules, Decision 1351/QĐ-BHXH as
 # amended): 2-letter beneficiary group, 1-digit benefit level (1-5), 2-digit province of issue,
@@ -87,8 +90,3 @@ class Citizen(BaseModel):
     def cccd_masked(self) -> str:
         """Return the CCCD masked for logs and events, e.g. '077*******12'."""
         return mask_cccd(self.cccd)
-
-    def disclose(self, fields: Iterable[CitizenField]) -> dict[str, Any]:
-        """Return the JSON-ready values of only the given fields."""
-        wanted = {CitizenField(f).value for f in fields}
-        return self.model_dump(mode="json", include=wanted)
