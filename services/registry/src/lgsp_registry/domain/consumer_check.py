@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from lgsp_registry.domain.diff_model import to_pointer
+from lgsp_registry.domain.json_pointer import parse_pointer, to_pointer
 from lgsp_registry.domain.reasons import Reason
 from lgsp_registry.domain.schema_facts import (
     ALL_TYPES,
@@ -62,13 +62,6 @@ class FieldView:
     always_present: bool
     types: frozenset[str]
     schema_path: tuple[str, ...]
-
-
-def parse_pointer(pointer: str) -> list[str]:
-    """Split an RFC 6901 JSON Pointer into unescaped tokens."""
-    if pointer == "":
-        return []
-    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
 
 
 def _forbidden(path: tuple[str, ...]) -> FieldView:

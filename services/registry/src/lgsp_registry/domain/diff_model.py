@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lgsp_registry.domain.json_pointer import to_pointer
+
 if TYPE_CHECKING:
     from lgsp_registry.domain.schema_merge import Resolver
 
@@ -50,15 +52,6 @@ class CompatibilityPolicy(StrEnum):
 
     STRICT = "STRICT"
     LENIENT = "LENIENT"
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def to_pointer(tokens: Iterable[str]) -> str:
-    """Render tokens as an RFC 6901 JSON Pointer."""
-    return "".join("/" + _escape(token) for token in tokens)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict
 
-from lgsp_registry.domain.diff_model import to_pointer
+from lgsp_registry.domain.json_pointer import to_pointer
 from lgsp_registry.domain.schema_refs import ref_problems
 
 DIALECT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

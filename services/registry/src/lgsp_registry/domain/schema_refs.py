@@ -11,15 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from lgsp_registry.domain.json_pointer import unescape_token
 from lgsp_registry.domain.schema_walk import iter_subschemas, validation_part
 
 
 class RefError(ValueError):
     """A reference that cannot be resolved, or a chain of references that loops."""
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
 
 
 class SchemaDocument:
@@ -52,7 +49,7 @@ class SchemaDocument:
     def _walk_pointer(self, fragment: str, ref: str) -> Any:
         node: Any = self.root
         for raw in fragment[1:].split("/"):
-            token = _unescape(raw)
+            token = unescape_token(raw)
             if isinstance(node, Mapping) and token in node:
                 node = node[token]
             elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
