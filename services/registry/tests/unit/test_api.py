@@ -88,7 +88,7 @@ def contract(**properties: Any) -> dict[str, Any]:
 
 async def outbox_events(http: httpx.AsyncClient) -> list[tuple[str, Any]]:
     """Return the change events waiting in the outbox."""
-    engine = http.app.state.registry.ctx.store.engine  # type: ignore[attr-defined]
+    engine = http.app.state.runtime.ctx.store.engine  # type: ignore[attr-defined]
     async with engine.connect() as conn:
         rows = (await conn.execute(sa.select(outbox).order_by(outbox.c.seq))).all()
     return [(r.record_key, orjson.loads(r.payload) if r.payload else None) for r in rows]
@@ -210,7 +210,7 @@ async def test_rules_consumers_and_deletes(http: httpx.AsyncClient) -> None:
 
 
 async def test_migrations_create_exactly_the_declared_tables(http: httpx.AsyncClient) -> None:
-    engine = http.app.state.registry.ctx.store.engine  # type: ignore[attr-defined]
+    engine = http.app.state.runtime.ctx.store.engine  # type: ignore[attr-defined]
 
     def diff(connection: sa.Connection) -> list[Any]:
         context = MigrationContext.configure(connection)

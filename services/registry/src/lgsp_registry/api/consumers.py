@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 
 from lgsp_registry.adapters import repository as repo
-from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, StateDep, problems
+from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, problems
 from lgsp_registry.domain.entities import (
     ApiKeyCreated,
     ApiKeyInfo,
@@ -24,41 +24,41 @@ router = APIRouter(prefix="/v1", tags=["consumers and keys"])
 
 @router.get("/consumers", response_model=list[Consumer])
 async def list_consumers(
-    state: StateDep, topic: str | None = None, status: ConsumerStatus | None = None
+    ctx: ContextDep, topic: str | None = None, status: ConsumerStatus | None = None
 ) -> list[Consumer]:
     """List consumers, optionally of one topic or status (Danh sách bên sử dụng dữ liệu)."""
-    async with state.ctx.store.read() as conn:
+    async with ctx.store.read() as conn:
         return await repo.all_consumers(conn, topic, status)
 
 
 @router.post("/consumers", status_code=201, response_model=Consumer, responses=WRITE_PROBLEMS)
-async def request_access(body: ConsumerIn, state: StateDep, who: CallerDep) -> Consumer:
+async def request_access(body: ConsumerIn, ctx: ContextDep, who: CallerDep) -> Consumer:
     """Ask to read a topic's fields for a declared purpose; pending until the owner decides."""
-    return await service.request(state.ctx, who, body)
+    return await service.request(ctx, who, body)
 
 
 @router.get("/consumers/{consumer_id}", response_model=Consumer, responses=problems(404))
-async def get_consumer(consumer_id: str, state: StateDep) -> Consumer:
+async def get_consumer(consumer_id: str, ctx: ContextDep) -> Consumer:
     """Return one consumer."""
-    return await service.get(state.ctx, consumer_id)
+    return await service.get(ctx, consumer_id)
 
 
 @router.post("/consumers/{consumer_id}/approve", response_model=Consumer, responses=WRITE_PROBLEMS)
-async def approve(consumer_id: str, state: StateDep, who: CallerDep) -> Consumer:
+async def approve(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Consumer:
     """Approve a consumer's access (the topic's owner or the operator)."""
-    return await service.decide(state.ctx, who, consumer_id, ConsumerStatus.APPROVED)
+    return await service.decide(ctx, who, consumer_id, ConsumerStatus.APPROVED)
 
 
 @router.post("/consumers/{consumer_id}/reject", response_model=Consumer, responses=WRITE_PROBLEMS)
-async def reject(consumer_id: str, state: StateDep, who: CallerDep) -> Consumer:
+async def reject(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Consumer:
     """Reject (or withdraw) a consumer's access (the topic's owner or the operator)."""
-    return await service.decide(state.ctx, who, consumer_id, ConsumerStatus.REJECTED)
+    return await service.decide(ctx, who, consumer_id, ConsumerStatus.REJECTED)
 
 
 @router.delete("/consumers/{consumer_id}", status_code=204, responses=WRITE_PROBLEMS)
-async def withdraw(consumer_id: str, state: StateDep, who: CallerDep) -> Response:
+async def withdraw(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Response:
     """Delete a consumer and its keys."""
-    await service.withdraw(state.ctx, who, consumer_id)
+    await service.withdraw(ctx, who, consumer_id)
     return Response(status_code=204)
 
 
@@ -68,15 +68,15 @@ async def withdraw(consumer_id: str, state: StateDep, who: CallerDep) -> Respons
     response_model=ApiKeyCreated,
     responses=WRITE_PROBLEMS,
 )
-async def create_consumer_key(consumer_id: str, state: StateDep, who: CallerDep) -> ApiKeyCreated:
+async def create_consumer_key(consumer_id: str, ctx: ContextDep, who: CallerDep) -> ApiKeyCreated:
     """Issue a reading key for an approved consumer; the answer is the only time it is shown."""
-    return await service.create_key(state.ctx, who, consumer_id)
+    return await service.create_key(ctx, who, consumer_id)
 
 
 @router.get("/keys/{key_id}", response_model=ApiKeyInfo, responses=WRITE_PROBLEMS)
-async def get_key(key_id: str, state: StateDep, who: CallerDep) -> ApiKeyInfo:
+async def get_key(key_id: str, ctx: ContextDep, who: CallerDep) -> ApiKeyInfo:
     """Return a key's metadata (never its secret or hash)."""
-    return await keys.get(state.ctx, who, key_id)
+    return await keys.get(ctx, who, key_id)
 
 
 @router.post(
@@ -84,16 +84,16 @@ async def get_key(key_id: str, state: StateDep, who: CallerDep) -> ApiKeyInfo:
 )
 async def rotate_key(
     key_id: str,
-    state: StateDep,
+    ctx: ContextDep,
     who: CallerDep,
     body: Annotated[RotateIn | None, Body()] = None,
 ) -> ApiKeyCreated:
     """Issue a replacement key; the old one keeps working for the grace period."""
     grace = body.grace_period_s if body is not None else None
-    return await keys.rotate(state.ctx, who, key_id, grace)
+    return await keys.rotate(ctx, who, key_id, grace)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=ApiKeyInfo, responses=WRITE_PROBLEMS)
-async def revoke_key(key_id: str, state: StateDep, who: CallerDep) -> ApiKeyInfo:
+async def revoke_key(key_id: str, ctx: ContextDep, who: CallerDep) -> ApiKeyInfo:
     """Revoke a key at once."""
-    return await keys.revoke(state.ctx, who, key_id)
+    return await keys.revoke(ctx, who, key_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from lgsp_registry.adapters import repository as repo
-from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, StateDep, problems
+from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, MetricsDep, problems
 from lgsp_registry.domain.entities import (
     TOPIC,
     CheckResult,
@@ -23,16 +23,16 @@ Subject = Annotated[str, Path(pattern=TOPIC, description="The topic the contract
 
 
 @router.get("/subjects", response_model=list[str])
-async def list_subjects(state: StateDep) -> list[str]:
+async def list_subjects(ctx: ContextDep) -> list[str]:
     """List the subjects (topics) that have a contract."""
-    async with state.ctx.store.read() as conn:
+    async with ctx.store.read() as conn:
         return await repo.all_subjects(conn)
 
 
 @router.get("/subjects/{subject}/versions", response_model=list[Contract], responses=problems(404))
-async def list_versions(subject: Subject, state: StateDep) -> list[Contract]:
+async def list_versions(subject: Subject, ctx: ContextDep) -> list[Contract]:
     """Return every version of a subject, oldest first."""
-    return await service.versions(state.ctx, subject)
+    return await service.versions(ctx, subject)
 
 
 @router.get(
@@ -41,11 +41,11 @@ async def list_versions(subject: Subject, state: StateDep) -> list[Contract]:
 async def get_version(
     subject: Subject,
     version: Annotated[str, Path(pattern=r"^(latest|[1-9][0-9]{0,8})$")],
-    state: StateDep,
+    ctx: ContextDep,
 ) -> Contract:
     """Return one version of a subject (`latest` for the newest)."""
     number = None if version == "latest" else int(version)
-    return await service.version(state.ctx, subject, number)
+    return await service.version(ctx, subject, number)
 
 
 @router.post(
@@ -54,10 +54,12 @@ async def get_version(
     response_model_exclude_none=True,  # reasons look exactly like those of a 409 problem
     responses=problems(400, 413, 415, 422),
 )
-async def check_version(subject: Subject, body: ContractIn, state: StateDep) -> CheckResult:
+async def check_version(
+    subject: Subject, body: ContractIn, ctx: ContextDep, metrics: MetricsDep
+) -> CheckResult:
     """Dry run: would this version be accepted? Every reason against it, nothing written."""
-    result = await service.check_candidate(state.ctx, subject, body)
-    state.metrics.checks.labels("compatible" if result.compatible else "incompatible").inc()
+    result = await service.check_candidate(ctx, subject, body)
+    metrics.record_check(result.compatible)
     return result
 
 
@@ -68,43 +70,43 @@ async def check_version(subject: Subject, body: ContractIn, state: StateDep) -> 
     responses={200: {"model": Contract, "description": "Already registered"}, **WRITE_PROBLEMS},
 )
 async def register_version(
-    subject: Subject, body: ContractIn, state: StateDep, who: CallerDep, response: Response
+    subject: Subject, body: ContractIn, ctx: ContextDep, who: CallerDep, response: Response
 ) -> Contract:
     """Register a new version; 409 with every reason when incompatible or breaking a consumer."""
-    contract, created = await service.register(state.ctx, who, subject, body)
+    contract, created = await service.register(ctx, who, subject, body)
     response.status_code = 201 if created else 200
     return contract
 
 
 @router.get("/contracts/{contract_id}", response_model=Contract, responses=problems(404))
-async def get_contract(contract_id: str, state: StateDep) -> Contract:
+async def get_contract(contract_id: str, ctx: ContextDep) -> Contract:
     """Return a contract by its schema id."""
-    return await service.by_id(state.ctx, contract_id)
+    return await service.by_id(ctx, contract_id)
 
 
 @router.get("/config", response_model=CompatibilityConfig)
-async def get_global_config(state: StateDep) -> CompatibilityConfig:
+async def get_global_config(ctx: ContextDep) -> CompatibilityConfig:
     """Return the registry-wide compatibility mode and policy."""
-    return await service.rules_of(state.ctx, None)
+    return await service.rules_of(ctx, None)
 
 
 @router.put("/config", response_model=CompatibilityConfig, responses=WRITE_PROBLEMS)
-async def set_global_config(body: ConfigIn, state: StateDep, who: CallerDep) -> CompatibilityConfig:
+async def set_global_config(body: ConfigIn, ctx: ContextDep, who: CallerDep) -> CompatibilityConfig:
     """Change the registry-wide compatibility mode or policy (operator only)."""
-    return await service.set_global_rules(state.ctx, who, body)
+    return await service.set_global_rules(ctx, who, body)
 
 
 @router.get("/subjects/{subject}/config", response_model=CompatibilityConfig)
-async def get_subject_config(subject: Subject, state: StateDep) -> CompatibilityConfig:
+async def get_subject_config(subject: Subject, ctx: ContextDep) -> CompatibilityConfig:
     """Return the compatibility mode and policy in force for a subject."""
-    return await service.rules_of(state.ctx, subject)
+    return await service.rules_of(ctx, subject)
 
 
 @router.put(
     "/subjects/{subject}/config", response_model=CompatibilityConfig, responses=WRITE_PROBLEMS
 )
 async def set_subject_config(
-    subject: Subject, body: ConfigIn, state: StateDep, who: CallerDep
+    subject: Subject, body: ConfigIn, ctx: ContextDep, who: CallerDep
 ) -> CompatibilityConfig:
     """Override a subject's compatibility mode or policy (operator or the topic's owner)."""
-    return await service.set_subject_rules(state.ctx, who, subject, body)
+    return await service.set_subject_rules(ctx, who, subject, body)

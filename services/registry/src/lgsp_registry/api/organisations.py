@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from lgsp_registry.adapters import repository as repo
-from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, StateDep, problems
+from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, problems
 from lgsp_registry.domain.entities import (
     ApiKeyCreated,
     ApiKeyInfo,
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1", tags=["organisations and sources"])
 
 
 @router.get("/organisations", response_model=list[Organisation])
-async def list_organisations(state: StateDep) -> list[Organisation]:
+async def list_organisations(ctx: ContextDep) -> list[Organisation]:
     """List the organisations (Danh sách cơ quan)."""
-    async with state.ctx.store.read() as conn:
+    async with ctx.store.read() as conn:
         return await repo.all_organisations(conn)
 
 
@@ -31,16 +31,16 @@ async def list_organisations(state: StateDep) -> list[Organisation]:
     "/organisations", status_code=201, response_model=Organisation, responses=WRITE_PROBLEMS
 )
 async def create_organisation(
-    body: OrganisationIn, state: StateDep, who: CallerDep
+    body: OrganisationIn, ctx: ContextDep, who: CallerDep
 ) -> Organisation:
     """Register an organisation (operator only)."""
-    return await service.create_organisation(state.ctx, who, body)
+    return await service.create_organisation(ctx, who, body)
 
 
 @router.get("/organisations/{org_id}", response_model=Organisation, responses=problems(404))
-async def get_organisation(org_id: str, state: StateDep) -> Organisation:
+async def get_organisation(org_id: str, ctx: ContextDep) -> Organisation:
     """Return one organisation."""
-    return await service.get_organisation(state.ctx, org_id)
+    return await service.get_organisation(ctx, org_id)
 
 
 @router.post(
@@ -49,42 +49,42 @@ async def get_organisation(org_id: str, state: StateDep) -> Organisation:
     response_model=ApiKeyCreated,
     responses=WRITE_PROBLEMS,
 )
-async def create_organisation_key(org_id: str, state: StateDep, who: CallerDep) -> ApiKeyCreated:
+async def create_organisation_key(org_id: str, ctx: ContextDep, who: CallerDep) -> ApiKeyCreated:
     """Issue the organisation's administration key; the answer is the only time it is shown."""
-    return await service.create_organisation_key(state.ctx, who, org_id)
+    return await service.create_organisation_key(ctx, who, org_id)
 
 
 @router.get("/sources", response_model=list[Source])
-async def list_sources(state: StateDep, topic: str | None = None) -> list[Source]:
+async def list_sources(ctx: ContextDep, topic: str | None = None) -> list[Source]:
     """List the data sources, optionally of one topic (Danh sách nguồn dữ liệu)."""
-    async with state.ctx.store.read() as conn:
+    async with ctx.store.read() as conn:
         return await repo.all_sources(conn, topic)
 
 
 @router.post("/sources", status_code=201, response_model=Source, responses=WRITE_PROBLEMS)
-async def create_source(body: SourceIn, state: StateDep, who: CallerDep) -> Source:
+async def create_source(body: SourceIn, ctx: ContextDep, who: CallerDep) -> Source:
     """Register a data source (operator or its organisation)."""
-    return await service.create_source(state.ctx, who, body)
+    return await service.create_source(ctx, who, body)
 
 
 @router.get("/sources/{source_id}", response_model=Source, responses=problems(404))
-async def get_source(source_id: str, state: StateDep) -> Source:
+async def get_source(source_id: str, ctx: ContextDep) -> Source:
     """Return one source."""
-    return await service.get_source(state.ctx, source_id)
+    return await service.get_source(ctx, source_id)
 
 
 @router.patch("/sources/{source_id}", response_model=Source, responses=WRITE_PROBLEMS)
 async def update_source(
-    source_id: str, body: SourcePatch, state: StateDep, who: CallerDep
+    source_id: str, body: SourcePatch, ctx: ContextDep, who: CallerDep
 ) -> Source:
     """Rename, change the cadence, suspend or reactivate a source."""
-    return await service.update_source(state.ctx, who, source_id, body)
+    return await service.update_source(ctx, who, source_id, body)
 
 
 @router.delete("/sources/{source_id}", status_code=204, responses=WRITE_PROBLEMS)
-async def delete_source(source_id: str, state: StateDep, who: CallerDep) -> Response:
+async def delete_source(source_id: str, ctx: ContextDep, who: CallerDep) -> Response:
     """Delete a source and its keys."""
-    await service.delete_source(state.ctx, who, source_id)
+    await service.delete_source(ctx, who, source_id)
     return Response(status_code=204)
 
 
@@ -94,12 +94,12 @@ async def delete_source(source_id: str, state: StateDep, who: CallerDep) -> Resp
     response_model=ApiKeyCreated,
     responses=WRITE_PROBLEMS,
 )
-async def create_source_key(source_id: str, state: StateDep, who: CallerDep) -> ApiKeyCreated:
+async def create_source_key(source_id: str, ctx: ContextDep, who: CallerDep) -> ApiKeyCreated:
     """Issue a publishing key for the source; the answer is the only time it is shown."""
-    return await service.create_source_key(state.ctx, who, source_id)
+    return await service.create_source_key(ctx, who, source_id)
 
 
 @router.get("/sources/{source_id}/keys", response_model=list[ApiKeyInfo], responses=WRITE_PROBLEMS)
-async def list_source_keys(source_id: str, state: StateDep, who: CallerDep) -> list[ApiKeyInfo]:
+async def list_source_keys(source_id: str, ctx: ContextDep, who: CallerDep) -> list[ApiKeyInfo]:
     """List the source's keys (never a secret or a hash)."""
-    return await service.source_keys(state.ctx, who, source_id)
+    return await service.source_keys(ctx, who, source_id)

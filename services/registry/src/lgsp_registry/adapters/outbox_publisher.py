@@ -12,46 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import REGISTRY_TOPIC, TopicSpec, ensure_topics, platform_topics
 from lgsp_registry.adapters.tables import contracts, outbox
+from lgsp_registry.metrics import OutboxMetrics
 
 log = logging.getLogger(__name__)
 _PUBLISHER_LOCK = 0x4C475351
 BATCH = 500
-
-
-@dataclass
-class OutboxMetrics:
-    """The publisher's Prometheus series."""
-
-    published: Counter
-    pending: Gauge
-    failures: Counter
-
-    @classmethod
-    def create(cls, registry: CollectorRegistry) -> OutboxMetrics:
-        """Register the series on the app's registry."""
-        return cls(
-            published=Counter(
-                "registry_events_published", "Change events acked by Kafka", registry=registry
-            ),
-            pending=Gauge(
-                "registry_outbox_pending", "Change events waiting in the outbox", registry=registry
-            ),
-            failures=Counter(
-                "registry_publish_failures", "Failed attempts to publish", registry=registry
-            ),
-        )
+TopicMaker = Callable[[list[TopicSpec]], Awaitable[object]]
 
 
 class OutboxPublisher:
@@ -67,6 +43,7 @@ class OutboxPublisher:
         producer_factory: Callable[[], AIOKafkaProducer],
         interval_s: float,
         timeout_s: float,
+        make_topics: TopicMaker | None = None,
     ) -> None:
         self._engine = engine
         self._kafka = kafka
@@ -78,6 +55,24 @@ class OutboxPublisher:
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._topics_ready: set[str] = set()
+        self._make_topics = make_topics or (lambda specs: ensure_topics(kafka, specs))
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the publisher as a background task (writes never wait for Kafka)."""
+        self._task = asyncio.create_task(self.run(), name="registry outbox publisher")
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Stop the task, try a last drain, stop the producer; the rest waits in the outbox."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.drain(), drain_timeout_s)
+        await self._close_producer()
 
     def wake(self) -> None:
         """Ask for a drain now (called after each commit)."""
@@ -129,7 +124,7 @@ class OutboxPublisher:
     async def _prepare(self) -> None:
         if self._topic not in self._topics_ready:
             spec = next(s for s in platform_topics() if s.name == REGISTRY_TOPIC)
-            await ensure_topics(self._kafka, [TopicSpec(self._topic, 1, config=spec.config)])
+            await self._make_topics([TopicSpec(self._topic, 1, config=spec.config)])
             self._topics_ready.add(self._topic)
         if self._producer is None:
             producer = self._producer_factory()
@@ -190,7 +185,7 @@ class OutboxPublisher:
             wanted = {str(row[0]) for row in found} - self._topics_ready
         if wanted:
             specs = [TopicSpec(t, self._kafka.default_partitions) for t in sorted(wanted)]
-            await ensure_topics(self._kafka, specs)
+            await self._make_topics(specs)
             self._topics_ready |= wanted
 
     @staticmethod
@@ -202,10 +197,3 @@ class OutboxPublisher:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
             self._producer = None
-
-    async def close(self, drain_timeout_s: float = 5.0) -> None:
-        """Try a last drain, then stop the producer (what is left waits for the next start)."""
-        if self._producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.drain(), drain_timeout_s)
-        await self._close_producer()

@@ -1,0 +1,106 @@
+"""The composition root: open the registry's parts in order, close them in reverse.
+
+Order of start: database engine and migrations, the store, the use cases' context (with the
+operator credential), then the outbox publisher in the background. The registry serves reads
+and writes even while Kafka is unreachable: events wait in the outbox, and `/readyz` says so.
+Tests swap the Kafka side (`producer_factory`, `make_topics`) for fakes and need no broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+
+from lgsp_common.kafka import KafkaProbe, create_producer
+from lgsp_registry.adapters.database import Store, create_engine, migrate, redacted
+from lgsp_registry.adapters.operator_token import load_operator_token
+from lgsp_registry.adapters.outbox_publisher import OutboxPublisher, TopicMaker
+from lgsp_registry.metrics import RegistryMetrics
+from lgsp_registry.service.context import Context
+from lgsp_registry.settings import RegistrySettings
+
+SERVICE = "lgsp-registry"
+log = logging.getLogger(__name__)
+ProducerFactory = Callable[[], AIOKafkaProducer]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What `create_app` builds before start-up, because /metrics and /readyz need it."""
+
+    metrics: RegistryMetrics
+    probe: KafkaProbe
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the routes and use cases reach while the app runs."""
+
+    ctx: Context
+    metrics: RegistryMetrics
+    publisher: OutboxPublisher
+
+
+def _context(settings: RegistrySettings, store: Store) -> Context:
+    return Context(
+        store=store,
+        operator_token=load_operator_token(settings),
+        default_compatibility=settings.default_compatibility,
+        default_policy=settings.default_policy,
+        require_examples=settings.require_examples,
+        key_grace_period_s=settings.key_grace_period_s,
+    )
+
+
+def _publisher(
+    settings: RegistrySettings,
+    store: Store,
+    metrics: RegistryMetrics,
+    producer_factory: ProducerFactory | None,
+    make_topics: TopicMaker | None,
+) -> OutboxPublisher:
+    publisher = OutboxPublisher(
+        store.engine,
+        settings.kafka,
+        settings.registry_topic,
+        metrics.outbox,
+        producer_factory=producer_factory or (lambda: create_producer(settings.kafka, SERVICE)),
+        interval_s=settings.publish_interval_s,
+        timeout_s=settings.publish_timeout_s,
+        make_topics=make_topics,
+    )
+
+    def committed(changes: list[tuple[str, str]]) -> None:
+        metrics.record_changes(changes)
+        publisher.wake()  # publish now rather than at the next interval
+
+    store.on_commit(committed)
+    return publisher
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: RegistrySettings,
+    parts: Parts,
+    *,
+    producer_factory: ProducerFactory | None = None,
+    make_topics: TopicMaker | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open database, store, context and outbox publisher; yield them; close in reverse."""
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(parts.probe.close)
+        url = settings.sqlalchemy_url()
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await migrate(engine)
+        log.info("registry database ready at %s", redacted(url))
+        store = Store(engine)
+        ctx = _context(settings, store)
+        publisher = _publisher(settings, store, parts.metrics, producer_factory, make_topics)
+        publisher.start()
+        stack.push_async_callback(publisher.stop)
+        yield Runtime(ctx=ctx, metrics=parts.metrics, publisher=publisher)
