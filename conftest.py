@@ -1,3 +1,3 @@
-"""Root pytest configuration: shared fixtures come from the lgsp_cli testing plugin."""
+"""Root pytest configuration: shared fixtures come from the lgsp_devkit.testing plugin."""
 
-pytest_plugins = ["lgsp_cli.testing"]
+pytest_plugins = ["lgsp_devkit.testing"]

@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from lgsp_cli.kafka_local import LocalKafka, die_with_parent, free_port
-from lgsp_cli.testing import new_api_key, publish_registry_changes
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.registry_copy import hash_api_key
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
+from lgsp_devkit.kafka_local import LocalKafka, die_with_parent, free_port
+from lgsp_devkit.testing import new_api_key, publish_registry_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_DIR = ROOT / "contracts/topics/tthc.dossier.v1"

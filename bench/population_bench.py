@@ -34,14 +34,14 @@ from typing import Any
 
 import httpx
 
-from lgsp_cli.kafka_local import LocalKafka, free_port
-from lgsp_cli.testing import publish_registry_changes
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
-from population_adapter.domain.citizen import Citizen
-from population_adapter.upstream.generator import generate_citizens
-from population_adapter.upstream.process import UpstreamProcess
-from population_adapter.upstream.store import build_database
+from lgsp_devkit.kafka_local import LocalKafka, free_port
+from lgsp_devkit.testing import publish_registry_changes
+from lgsp_simulators.national_population.generator import generate_citizens
+from lgsp_simulators.national_population.process import UpstreamProcess
+from lgsp_simulators.national_population.store import build_database
+from lgsp_vn.citizen import Citizen
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 6

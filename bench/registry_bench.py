@@ -32,11 +32,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from lgsp_cli.kafka_local import free_port
 from lgsp_cli.registry_client import RegistryClient
 from lgsp_cli.registry_seed import default_seed_file, seed
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.settings import KafkaSettings, repo_root
+from lgsp_devkit.kafka_local import free_port
 from lgsp_registry.adapters.tables import outbox
 from lgsp_registry.domain.compatibility import (
     CompatibilityMode,
@@ -114,7 +114,7 @@ def compatibility_figures(seconds: float) -> dict[str, float]:
 async def copy_from_outbox(app: Any) -> RegistryCopy:
     """Fill a RegistryCopy from the change events waiting in the outbox."""
     registry = RegistryCopy(KafkaSettings(), client_id="bench")
-    async with app.state.registry.ctx.store.read() as conn:
+    async with app.state.runtime.ctx.store.read() as conn:
         for row in await conn.execute(sa.select(outbox).order_by(outbox.c.seq)):
             payload = row.payload.encode() if row.payload is not None else None
             registry.apply(row.record_key.encode(), payload)
@@ -174,7 +174,7 @@ async def in_process_figures(seconds: float, data_dir: Path, ids: list[str]) -> 
     async with app.router.lifespan_context(app):
 
         async def in_process() -> None:
-            await contracts.by_id(app.state.registry.ctx, ids[next(turn) % len(ids)])
+            await contracts.by_id(app.state.runtime.ctx, ids[next(turn) % len(ids)])
 
         registry = await copy_from_outbox(app)
 

@@ -14,8 +14,8 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import env_variables
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
+from lgsp_simulators.national_population.settings import UpstreamSettings
 from population_adapter.settings import AdapterSettings
-from population_adapter.upstream.settings import UpstreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[BaseSettings]] = {
@@ -26,7 +26,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "population-upstream": UpstreamSettings,
 }
 # The workspace member each service comes from.
-MEMBER = {name: name for name in SETTINGS} | {"population-upstream": "population-adapter"}
+MEMBER = {name: f"services/{name}" for name in SETTINGS} | {"population-upstream": "simulators"}
 
 
 def compose() -> dict[str, Any]:
@@ -38,7 +38,7 @@ def compose() -> dict[str, Any]:
 def console_scripts() -> dict[str, str]:
     """Map every console script declared in the workspace's members to its entry point."""
     scripts: dict[str, str] = {}
-    for pyproject in (ROOT / "services").glob("*/pyproject.toml"):
+    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "simulators/pyproject.toml"]:
         scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
     return scripts
 
@@ -56,7 +56,7 @@ def test_compose_names_kafka_the_four_services_and_the_upstream() -> None:
         assert (
             "/readyz" in " ".join(service["healthcheck"]["test"]) or name == "population-upstream"
         )
-        assert (ROOT / "services" / MEMBER[name]).is_dir()
+        assert (ROOT / MEMBER[name]).is_dir()
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from lgsp_cli.main import app
 from lgsp_cli.registry_client import RegistryClient, load_contract
 from lgsp_cli.registry_seed import default_seed_file, seed
-from lgsp_cli.testing import TopicFactory, serve
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_registry.main import create_app as create_registry
 from lgsp_registry.settings import RegistrySettings
 

@@ -14,8 +14,8 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import env_variables
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
+from lgsp_simulators.national_population.settings import UpstreamSettings
 from population_adapter.settings import AdapterSettings
-from population_adapter.upstream.settings import UpstreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[BaseSettings]] = {
@@ -81,7 +81,7 @@ def test_every_container_runs_a_console_script_with_real_settings(
     container: dict[str, Any],
 ) -> None:
     scripts: dict[str, str] = {}
-    for pyproject in (ROOT / "services").glob("*/pyproject.toml"):
+    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "simulators/pyproject.toml"]:
         scripts |= tomllib.loads(pyproject.read_text())["project"].get("scripts", {})
     command = container["command"][0]
     assert command in scripts

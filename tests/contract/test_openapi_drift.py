@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from lgsp_cli.openapi_gen import live_openapi, openapi_dir
-from lgsp_cli.platform import SERVICES, ServiceSpec
+from lgsp_devkit.openapi_gen import live_openapi, openapi_dir
+from lgsp_devkit.platform import SERVICES, ServiceSpec
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=[s.name for s in SERVICES])

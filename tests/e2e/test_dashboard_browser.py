@@ -20,9 +20,9 @@ from playwright.async_api import Browser, Page, expect
 
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
-from lgsp_cli.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]

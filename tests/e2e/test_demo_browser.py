@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from lgsp_cli.simulate.inprocess import in_process_platform
-from lgsp_cli.simulate.scenario import Faults, Silence, load_scenario
-from lgsp_cli.simulate.session import Options, Simulation, Target
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.inprocess import in_process_platform
+from lgsp_simulators.scenario import Faults, Silence, load_scenario
+from lgsp_simulators.session import Options, Simulation, Target
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(150)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from lgsp_cli.simulate.inprocess import in_process_platform, read_topic, wait_consumed
-from lgsp_cli.simulate.scenario import load_scenario
-from lgsp_cli.simulate.session import Options, Simulation, Target
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.inprocess import in_process_platform, read_topic, wait_consumed
+from lgsp_simulators.scenario import load_scenario
+from lgsp_simulators.session import Options, Simulation, Target
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,10 +20,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from lgsp_cli.simulate.inprocess import in_process_platform, wait_consumed
-from lgsp_cli.simulate.scenario import DepartmentMix, Faults, HealthMix, Scenario
-from lgsp_cli.simulate.session import Options, Simulation, Target
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.inprocess import in_process_platform, wait_consumed
+from lgsp_simulators.scenario import DepartmentMix, Faults, HealthMix, Scenario
+from lgsp_simulators.session import Options, Simulation, Target
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(120)]
 CITIZENS = 500

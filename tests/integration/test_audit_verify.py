@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from lgsp_cli.audit_cli import read_trail, verify_rows
 from lgsp_cli.main import app
-from lgsp_cli.testing import TopicFactory
 from lgsp_common.audit import AuditTrail, Problem
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory
 
 pytestmark = pytest.mark.kafka
 KEY = b"audit-test-key"

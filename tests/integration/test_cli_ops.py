@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from ioc_collector.main import create_app as create_collector
 from ioc_collector.settings import CollectorSettings
 from lgsp_cli.main import app
-from lgsp_cli.testing import TopicFactory, register_source, serve
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, register_source, serve
 from lgsp_gateway.main import create_app as create_gateway
 from lgsp_gateway.settings import GatewaySettings
 

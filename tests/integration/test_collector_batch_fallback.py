@@ -19,9 +19,9 @@ from ioc_collector.domain.events import EventBatch
 from ioc_collector.domain.state import AggregationState
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
-from lgsp_cli.testing import TopicFactory, serve
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, serve
 
 pytestmark = pytest.mark.kafka
 TOPIC_DIR = Path(__file__).resolve().parents[2] / "contracts/topics/tthc.dossier.v1"

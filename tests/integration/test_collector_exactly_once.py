@@ -29,10 +29,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from lgsp_cli.kafka_local import free_port
-from lgsp_cli.testing import TopicFactory
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.kafka_local import free_port
+from lgsp_devkit.testing import TopicFactory
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 VN = timezone(timedelta(hours=7))

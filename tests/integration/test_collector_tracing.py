@@ -18,9 +18,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
-from lgsp_cli.testing import TopicFactory, serve
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, serve
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from lgsp_cli.kafka_local import LocalKafka
-from lgsp_cli.testing import register_source, serve
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
+from lgsp_devkit.kafka_local import LocalKafka
+from lgsp_devkit.testing import register_source, serve
 from lgsp_gateway.main import create_app
 from lgsp_gateway.settings import GatewaySettings
 

@@ -11,16 +11,16 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from lgsp_cli.testing import TopicFactory, new_api_key, publish_registry_changes, serve
 from lgsp_common.registry_copy import hash_api_key
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
 from lgsp_gateway.main import create_app as create_gateway
 from lgsp_gateway.settings import GatewaySettings
+from lgsp_simulators.national_population.generator import generate_citizens
+from lgsp_simulators.national_population.process import UpstreamProcess
+from lgsp_simulators.national_population.store import build_database
 from population_adapter.main import create_app as create_adapter
 from population_adapter.settings import AdapterSettings
-from population_adapter.upstream.generator import generate_citizens
-from population_adapter.upstream.process import UpstreamProcess
-from population_adapter.upstream.store import build_database
 
 pytestmark = pytest.mark.kafka
 CITIZEN = next(iter(generate_citizens(6, 1)))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lgsp_cli.testing import TopicFactory, register_source, serve
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, register_source, serve
 from lgsp_gateway.main import create_app
 from lgsp_gateway.settings import GatewaySettings
 

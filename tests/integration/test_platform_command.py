@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lgsp_cli.kafka_local import LocalKafka, free_port
+from lgsp_devkit.kafka_local import LocalKafka, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -19,16 +19,16 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from jsonschema import Draft202012Validator, FormatChecker
 
-from lgsp_cli.testing import TopicFactory, publish_registry_changes, repo_path, serve
 from lgsp_common.audit import verify_chain
 from lgsp_common.envelope import from_kafka
 from lgsp_common.settings import KafkaSettings
-from population_adapter.domain.citizen import Citizen
+from lgsp_devkit.testing import TopicFactory, publish_registry_changes, repo_path, serve
+from lgsp_simulators.national_population.generator import generate_citizens
+from lgsp_simulators.national_population.process import UpstreamProcess
+from lgsp_simulators.national_population.store import build_database
+from lgsp_vn.citizen import Citizen
 from population_adapter.main import create_app
 from population_adapter.settings import AdapterSettings
-from population_adapter.upstream.generator import generate_citizens
-from population_adapter.upstream.process import UpstreamProcess
-from population_adapter.upstream.store import build_database
 
 pytestmark = pytest.mark.kafka
 COUNT = 2_000

@@ -23,14 +23,14 @@ from aiokafka import AIOKafkaConsumer
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from lgsp_cli.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_common.settings import KafkaSettings
-from population_adapter.domain.citizen import Citizen
+from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
+from lgsp_simulators.national_population.generator import generate_citizens
+from lgsp_simulators.national_population.process import UpstreamProcess
+from lgsp_simulators.national_population.store import build_database
+from lgsp_vn.citizen import Citizen
 from population_adapter.main import create_app
 from population_adapter.settings import AdapterSettings
-from population_adapter.upstream.generator import generate_citizens
-from population_adapter.upstream.process import UpstreamProcess
-from population_adapter.upstream.store import build_database
 
 pytestmark = pytest.mark.kafka
 CITIZENS = list(generate_citizens(6, 40))

@@ -15,14 +15,14 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from lgsp_cli.main import app as cli
-from lgsp_cli.registry_testing import (  # noqa: F401 - fixtures
+from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.registry_testing import (  # noqa: F401 - fixtures
     OPERATOR_TOKEN,
     postgres_server,
     registry_database_url,
     registry_topic,
 )
-from lgsp_cli.testing import TopicFactory, serve
-from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_registry.main import create_app
 from lgsp_registry.settings import RegistrySettings
 

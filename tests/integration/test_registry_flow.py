@@ -19,16 +19,16 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from lgsp_cli.registry_testing import (  # noqa: F401 - fixtures
+from lgsp_common.registry_copy import RegistryCopy
+from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.registry_testing import (  # noqa: F401 - fixtures
     OPERATOR_TOKEN,
     postgres_server,
     read_changes,
     registry_database_url,
     registry_topic,
 )
-from lgsp_cli.testing import TopicFactory, serve
-from lgsp_common.registry_copy import RegistryCopy
-from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_registry.main import create_app
 from lgsp_registry.settings import RegistrySettings
 

@@ -1,115 +1,44 @@
-"""The `lgsp` command: local development (Kafka, the whole platform) and operator tools."""
+"""The `lgsp` command: tools for integrators and operators, extended by installed packages.
+
+This package depends on `lgsp-common` and httpx only, never on a service. Packages installed
+beside it add their subcommands through the `lgsp.commands` entry-point group: the dev kit adds
+`lgsp dev …`, the simulators `lgsp simulate`, `lgsp replay` and `lgsp population …`. An entry
+point names a function that takes the `typer.Typer` app and registers its commands on it.
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-import time
-from pathlib import Path
-from typing import Annotated
+from importlib.metadata import entry_points
 
 import typer
 
 from lgsp_cli.audit_cli import audit
 from lgsp_cli.contracts_cli import contracts
-from lgsp_cli.kafka_local import KafkaLocalError, LocalKafka, fetch_jars
-from lgsp_cli.openapi_gen import write_openapi
 from lgsp_cli.ops_cli import kpis, publish, sources, tail
-from lgsp_cli.platform import Platform
-from lgsp_cli.population_cli import population
 from lgsp_cli.registry_cli import registry
-from lgsp_cli.simulate.cli import replay, simulate
 
-app = typer.Typer(
-    help="LGSP platform: tools for integrators, operators and developers.", no_args_is_help=True
-)
-dev = typer.Typer(help="Run Kafka or the whole platform on this machine.", no_args_is_help=True)
-app.add_typer(dev, name="dev")
-app.add_typer(registry, name="registry")
-dev.command("openapi")(write_openapi)
-app.add_typer(population, name="population")
-app.add_typer(audit, name="audit")
-app.command("simulate")(simulate)
-app.command("replay")(replay)
-app.add_typer(contracts, name="contracts")
-app.command()(publish)
-app.command()(tail)
-app.command()(kpis)
-app.command()(sources)
-
-VarDir = Annotated[Path, typer.Option(help="Where local data and logs live.")]
+PLUGIN_GROUP = "lgsp.commands"
+log = logging.getLogger(__name__)
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        stop.wait(0.5)
-
-
-@dev.command("fetch-kafka")
-def fetch_kafka() -> None:
-    """Download the pinned Kafka broker's jars with Maven (once; later runs reuse them)."""
-    started = time.monotonic()
-    try:
-        path = fetch_jars(quiet=False)
-    except KafkaLocalError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"Kafka jars in {path} ({time.monotonic() - started:.1f}s)")
-
-
-@dev.command("kafka")
-def kafka(
-    port: Annotated[
-        int, typer.Option(help="Client port of the first broker (0: free port).")
-    ] = 9092,
-    brokers: Annotated[int, typer.Option(min=1, max=3, help="1, or 3 for replication.")] = 1,
-    var_dir: VarDir = Path("var"),
-) -> None:
-    """Run a local Kafka (KRaft) until Ctrl-C."""
-    ports = [] if port == 0 else [port + i for i in range(brokers)]
-    cluster = LocalKafka(var_dir / f"kafka-{brokers}", brokers=brokers, ports=ports)
-    try:
-        bootstrap = cluster.start()
-    except KafkaLocalError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"Kafka ready: KAFKA_BOOTSTRAP_SERVERS={bootstrap}  (Ctrl-C stops it)")
-    try:
-        _wait_for_signal()
-    finally:
-        cluster.stop()
-        typer.echo("Kafka stopped")
-
-
-@dev.command("up")
-def up(
-    var_dir: VarDir = Path("var"),
-    kafka_port: Annotated[int, typer.Option(help="Port of the local broker.")] = 9092,
-    port_offset: Annotated[int, typer.Option(help="Added to every service's port.")] = 0,
-) -> None:
-    """Run Kafka and the four services until Ctrl-C, printing where each listens."""
-    logging.basicConfig(level=logging.WARNING)
-    platform = Platform(
-        var_dir.resolve(), kafka_port=kafka_port, port_offset=port_offset, say=typer.echo
+def build_app() -> typer.Typer:
+    """Build the `lgsp` app: the integrators' commands, then every installed extension."""
+    cli = typer.Typer(
+        help="LGSP platform: tools for integrators, operators and developers.",
+        no_args_is_help=True,
     )
-    try:
-        platform.start()
-        for service in platform.services:
-            typer.echo(f"  {service.spec.name:<20} {service.url}   (log: {service.log_path})")
-        typer.echo("Ctrl-C stops everything.")
-        _wait_for_signal()
-    except (RuntimeError, KafkaLocalError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        typer.echo("Stopping…")
-        platform.stop()
-        typer.echo("Stopped.")
+    cli.add_typer(registry, name="registry")
+    cli.add_typer(contracts, name="contracts")
+    cli.add_typer(audit, name="audit")
+    for command in (publish, tail, kpis, sources):
+        cli.command()(command)
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda found: found.name):
+        plugin.load()(cli)
+    return cli
 
+
+app = build_app()
 
 if __name__ == "__main__":
     app()

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from lgsp_common.audit import AuditTrail, verify_chain
 from lgsp_common.problems import ProblemError
+from lgsp_simulators.national_population.generator import generate_citizens
 from lgsp_vn.citizen import Citizen
 from population_adapter.adapters.upstream import Fetched, UpstreamUnavailableError
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.service import CallerHeaders, PopulationService, ServiceConfig
-from population_adapter.upstream.generator import generate_citizens
 
 CONTRACTS = Path(__file__).resolve().parents[4] / "contracts"
 CITIZENS = list(generate_citizens(6, 5))

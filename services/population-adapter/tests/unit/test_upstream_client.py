@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from lgsp_simulators.national_population.generator import generate_citizens
 from lgsp_vn.citizen import Citizen
 from population_adapter.adapters.upstream import (
     CitizenSource,
@@ -18,7 +19,6 @@ from population_adapter.adapters.upstream import (
     UpstreamUnavailableError,
 )
 from population_adapter.metrics import AdapterMetrics
-from population_adapter.upstream.generator import generate_citizens
 
 CITIZENS = {c.cccd: c for c in generate_citizens(6, 20)}
 

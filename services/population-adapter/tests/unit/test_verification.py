@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from datetime import timedelta
 
+from lgsp_simulators.national_population.generator import generate_citizens
 from population_adapter.domain.verification import Outcome, compare_identity
-from population_adapter.upstream.generator import generate_citizens
 
 CITIZEN = next(iter(generate_citizens(6, 1)))
 

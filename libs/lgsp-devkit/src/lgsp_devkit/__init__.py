@@ -1,0 +1,1 @@
+"""Local development kit: Kafka and PostgreSQL here, the platform supervisor, pytest plugin."""

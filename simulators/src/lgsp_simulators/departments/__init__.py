@@ -1,0 +1,1 @@
+"""The simulated department systems: drafting events, mixing them and injecting faults."""

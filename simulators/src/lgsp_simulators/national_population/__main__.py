@@ -1,0 +1,5 @@
+"""Allow `python -m lgsp_simulators.national_population`."""
+
+from lgsp_simulators.national_population.app import run
+
+run()
