@@ -1,15 +1,10 @@
-"""The gateway's runtime state, built in the lifespan and reached by routes through Depends."""
+"""The gateway's own Prometheus series, registered on the app's registry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
-
-if TYPE_CHECKING:
-    from lgsp_gateway.service.ingest import Ingest
 
 
 @dataclass
@@ -51,16 +46,3 @@ class GatewayMetrics:
                 buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
             ),
         )
-
-
-@dataclass
-class GatewayState:
-    """What a request handler needs."""
-
-    ingest: Ingest
-
-
-async def gateway_state(request: Request) -> GatewayState:
-    """Return the state the lifespan stored on the app (async: no thread hop per request)."""
-    state: GatewayState = request.app.state.gateway
-    return state

@@ -1,7 +1,10 @@
-"""Produce accepted events onto Kafka and wait for the broker's acknowledgement.
+"""Produce accepted events onto Kafka and return only once the broker has acknowledged them.
 
-A timeout answers 503 but cannot recall a record already handed to the producer: it may still
-land. Clients retry with the same event id, and consumers deduplicate by it.
+The producer is idempotent with acks=all, so an ack means the event is replicated: only then may
+`service/publish_after_ack.py` answer 202. No ack within the timeout raises
+`BrokerUnavailableError` (the caller answers 503). A timeout cannot recall a record already
+handed to the producer: it may still land. Clients retry with the same event id, and consumers
+deduplicate by it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from lgsp_common.envelope import CloudEvent, to_kafka
-from lgsp_common.kafka import ResilientProducer
+from lgsp_gateway.adapters.producer import Producer
 
 
 class BrokerUnavailableError(Exception):
@@ -29,10 +32,10 @@ class Placement:
     offset: int
 
 
-class EventPublisher:
-    """Wraps the idempotent producer; an ack from here means the event is replicated."""
+class AckedPublisher:
+    """Wraps the idempotent producer; a placement from here means the event is replicated."""
 
-    def __init__(self, producer: ResilientProducer, tracer: trace.Tracer, timeout_s: float) -> None:
+    def __init__(self, producer: Producer, tracer: trace.Tracer, timeout_s: float) -> None:
         self._producer = producer
         self._tracer = tracer
         self._timeout_s = timeout_s

@@ -8,8 +8,8 @@ from datetime import datetime
 import orjson
 from prometheus_client import Counter
 
-from lgsp_common.kafka import ResilientProducer
 from lgsp_common.problems import FieldError
+from lgsp_gateway.adapters.producer import Producer
 
 log = logging.getLogger(__name__)
 PAYLOAD_LIMIT = 65_536
@@ -18,7 +18,7 @@ PAYLOAD_LIMIT = 65_536
 class DeadLetters:
     """Produces one DLQ record per rejected event (not awaited: the answer is not delayed)."""
 
-    def __init__(self, producer: ResilientProducer, topic: str, failures: Counter) -> None:
+    def __init__(self, producer: Producer, topic: str, failures: Counter) -> None:
         self._producer = producer
         self._topic = topic
         self._failures = failures

@@ -8,10 +8,10 @@ and a subject's versions are re-indexed when a change for it arrives.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lgsp_common.registry_copy import parse_api_key
+from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
 
 
@@ -27,18 +27,6 @@ class RegistryView(Protocol):
     def consumer_for_key(self, api_key: str) -> dict[str, Any] | None: ...
 
     def subscribe(self, callback: Callable[[str, str, dict[str, Any] | None], None]) -> None: ...
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated caller: a data source (publishes) or a consumer (reads)."""
-
-    kind: str
-    id: str
-    topic: str | None = None
-    purpose: str | None = None
-    fields: tuple[str, ...] = ()
-    approved: bool = False
 
 
 class Directory:

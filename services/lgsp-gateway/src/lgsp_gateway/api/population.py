@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from lgsp_common.problems import problem_responses
-from lgsp_gateway.api.events import read_limited
-from lgsp_gateway.service.reads import READ_BODY_LIMIT, PopulationReads
+from lgsp_gateway.api.deps import ReadBody, ReadsDep
+from lgsp_gateway.service.population_reads import PopulationReads
 
 router = APIRouter(prefix="/v1/population", tags=["population"])
 ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -27,17 +27,7 @@ BODY = {
 }
 
 
-async def population_reads(request: Request) -> PopulationReads:
-    """Return the read relay the lifespan built."""
-    reads: PopulationReads = request.app.state.population_reads
-    return reads
-
-
-ReadsDep = Annotated[PopulationReads, Depends(population_reads)]
-
-
-async def _relay(operation: str, request: Request, reads: PopulationReads) -> Response:
-    body = await read_limited(request, READ_BODY_LIMIT)
+async def _relay(operation: str, request: Request, body: bytes, reads: PopulationReads) -> Response:
     relayed = await reads.relay(operation, request.headers, body)
     return Response(relayed.body, relayed.status, media_type=relayed.content_type)
 
@@ -48,9 +38,9 @@ async def _relay(operation: str, request: Request, reads: PopulationReads) -> Re
     openapi_extra=BODY,
     summary="Xác thực danh tính công dân (verify a citizen's identity: match / no_match)",
 )
-async def verify(request: Request, reads: ReadsDep) -> Response:
+async def verify(request: Request, body: ReadBody, reads: ReadsDep) -> Response:
     """Relay a verification for an approved consumer; the record itself is never returned."""
-    return await _relay("verify", request, reads)
+    return await _relay("verify", request, body, reads)
 
 
 @router.post(
@@ -59,6 +49,6 @@ async def verify(request: Request, reads: ReadsDep) -> Response:
     openapi_extra=BODY,
     summary="Tra cứu theo mục đích (purpose-bound lookup of a citizen's fields)",
 )
-async def lookup(request: Request, reads: ReadsDep) -> Response:
+async def lookup(request: Request, body: ReadBody, reads: ReadsDep) -> Response:
     """Relay a lookup; the adapter returns only the fields the consumer's purpose allows."""
-    return await _relay("lookup", request, reads)
+    return await _relay("lookup", request, body, reads)

@@ -1,4 +1,8 @@
-"""The gateway's refusals: each a problem+json answer with a stable reason for metrics."""
+"""The gateway's refusals: each a problem+json answer with a stable reason for metrics.
+
+`INPUT_STATUSES` says which refusals were the event's own fault (those go to the DLQ); the audit
+result of a refusal follows from its status (`Rejection.audit_result`).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,15 @@
-"""The batch publish use case: up to N structured CloudEvents, each accepted or refused."""
+"""Publish a batch: up to N structured CloudEvents, each placed (202 after its ack) or refused.
+
+The whole call is refused (one problem) when the caller, the body size, the media type, the JSON
+or the batch size is wrong, or the source is over its rate. Otherwise each event gets its own
+fate: refused with its problem (dead-lettered and audited), or produced together with the other
+valid ones and reported 202 only once the broker acknowledged it (503 for those it did not).
+The answer is 202 when every event was placed, 207 (multi-status) otherwise.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,13 +19,17 @@ from pydantic import ValidationError
 
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import ProblemError
-from lgsp_gateway.adapters.directory import Caller
-from lgsp_gateway.adapters.publisher import BrokerUnavailableError
+from lgsp_gateway.adapters.acked_publisher import AckedPublisher, BrokerUnavailableError
+from lgsp_gateway.domain.callers import Caller
+from lgsp_gateway.domain.contracts import Contract
 from lgsp_gateway.domain.intake import invalid_event, parse_json
-from lgsp_gateway.service.ingest import Call, Ingest
-from lgsp_gateway.service.rejections import Rejection, too_large
+from lgsp_gateway.domain.rejections import Rejection, too_large
+from lgsp_gateway.service.gatekeeper import Call, Gatekeeper
+from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.settings import GatewaySettings
 
 BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
+Valid = list[tuple[int, CloudEvent, Contract]]
 
 
 @dataclass
@@ -44,104 +56,117 @@ class BatchResult:
         return 202 if all(i.status == 202 for i in self.items) else 207
 
 
-def _events(ingest: Ingest, call: Call) -> list[Any]:
-    media = (call.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if media != BATCH_MEDIA_TYPE:
-        problem = ProblemError(
-            415, "Unsupported media type", f"send {BATCH_MEDIA_TYPE} (a JSON array of events)"
-        )
-        raise Rejection.wrap(problem, "media_type")
-    try:
-        document = parse_json(call.body)
-    except ProblemError as problem:
-        raise Rejection.wrap(problem, "malformed_json") from None
-    if not isinstance(document, list) or not document:
-        raise Rejection(422, "invalid_event", "A batch is a non-empty JSON array of CloudEvents")
-    if len(document) > ingest.settings.max_batch_events:
-        raise too_large(ingest.settings.max_batch_events, "batch")
-    return document
+class BatchAfterAck:
+    """The batch use case: whole-call checks, per-event checks, one produce, per-event acks."""
 
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        gate: Gatekeeper,
+        publisher: AckedPublisher,
+        outcomes: Outcomes,
+    ) -> None:
+        self.settings = settings
+        self._gate = gate
+        self._publisher = publisher
+        self._outcomes = outcomes
 
-def _check_item(ingest: Ingest, call: Call, caller: Caller, raw: Any) -> tuple[CloudEvent, Any]:
-    if not isinstance(raw, dict):
-        raise Rejection(422, "invalid_event", "Each batch item must be a CloudEvent object")
-    raw.setdefault("time", call.received_at.isoformat())
-    raw.setdefault("source", f"/sources/{caller.id}")
-    try:
-        event = CloudEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise Rejection.wrap(invalid_event(exc), "invalid_event") from None
-    if event.source != f"/sources/{caller.id}":
-        raise Rejection(403, "forbidden", "Not allowed", "the event claims another source")
-    return event, ingest.contract_for(call, event)
-
-
-async def publish_batch(ingest: Ingest, topic: str, headers: Any, body: bytes) -> BatchResult:
-    """Check every event, produce the valid ones together, report each one's fate."""
-    call = Call(topic, headers, body, datetime.now(UTC))
-    caller: Caller | None = None
-    try:
-        caller = ingest.authorise(call)
-        if len(body) > ingest.settings.max_body_bytes:
-            raise too_large(ingest.settings.max_body_bytes)
-        documents = _events(ingest, call)
-        ingest.limit(caller, len(documents))
-    except Rejection as rejection:
-        await ingest.refused(call, caller, rejection, [headers.get("ce-id") or "batch"])
-        raise
-    result = BatchResult()
-    valid: list[tuple[int, CloudEvent, Any]] = []
-    for index, raw in enumerate(documents):
+    async def publish(self, topic: str, headers: Mapping[str, str], body: bytes) -> BatchResult:
+        """Check every event, produce the valid ones together, report each one's fate."""
+        call = Call(topic, headers, body, datetime.now(UTC))
+        caller: Caller | None = None
         try:
-            event, contract = _check_item(ingest, call, caller, raw)
-            valid.append((index, event, contract))
+            caller = self._gate.authorise(call)
+            if len(body) > self.settings.max_body_bytes:
+                raise too_large(self.settings.max_body_bytes)
+            documents = self._events(call)
+            self._gate.limit(caller, len(documents))
         except Rejection as rejection:
-            event_id = raw.get("id") if isinstance(raw, dict) else None
-            item_call = Call(topic, headers, _item_bytes(raw), call.received_at)
-            await ingest.refused(item_call, caller, rejection, [str(event_id or f"item-{index}")])
-            result.items.append(
-                ItemResult(
-                    index,
-                    event_id,
-                    rejection.problem.status,
-                    problem=rejection.problem.model_dump(exclude_none=True),
-                )
+            await self._outcomes.refused(call, caller, rejection, [headers.get("ce-id") or "batch"])
+            raise
+        result = BatchResult()
+        valid: Valid = []
+        for index, raw in enumerate(documents):
+            try:
+                event, contract = self._check_item(call, caller, raw)
+                valid.append((index, event, contract))
+            except Rejection as rejection:
+                result.items.append(await self._refuse_item(call, caller, index, raw, rejection))
+        await self._produce(call, caller, valid, result)
+        result.items.sort(key=lambda item: item.index)
+        return result
+
+    def _events(self, call: Call) -> list[Any]:
+        media = (call.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if media != BATCH_MEDIA_TYPE:
+            problem = ProblemError(
+                415, "Unsupported media type", f"send {BATCH_MEDIA_TYPE} (a JSON array of events)"
             )
-    await _produce(ingest, call, caller, valid, result)
-    result.items.sort(key=lambda item: item.index)
-    return result
+            raise Rejection.wrap(problem, "media_type")
+        try:
+            document = parse_json(call.body)
+        except ProblemError as problem:
+            raise Rejection.wrap(problem, "malformed_json") from None
+        if not isinstance(document, list) or not document:
+            raise Rejection(
+                422, "invalid_event", "A batch is a non-empty JSON array of CloudEvents"
+            )
+        if len(document) > self.settings.max_batch_events:
+            raise too_large(self.settings.max_batch_events, "batch")
+        return document
 
+    def _check_item(self, call: Call, caller: Caller, raw: Any) -> tuple[CloudEvent, Contract]:
+        if not isinstance(raw, dict):
+            raise Rejection(422, "invalid_event", "Each batch item must be a CloudEvent object")
+        raw.setdefault("time", call.received_at.isoformat())
+        raw.setdefault("source", f"/sources/{caller.id}")
+        try:
+            event = CloudEvent.model_validate(raw)
+        except ValidationError as exc:
+            raise Rejection.wrap(invalid_event(exc), "invalid_event") from None
+        if event.source != f"/sources/{caller.id}":
+            raise Rejection(403, "forbidden", "Not allowed", "the event claims another source")
+        return event, self._gate.contract_for(call, event)
 
-async def _produce(
-    ingest: Ingest,
-    call: Call,
-    caller: Caller,
-    valid: list[tuple[int, CloudEvent, Any]],
-    result: BatchResult,
-) -> None:
-    if not valid:
-        return
-    items = []
-    for _, event, contract in valid:
-        key = contract.key_of(event.data)
-        items.append(
-            (event.model_copy(update={"dataschema": contract.schema_uri, "subject": key}), key)
+    async def _refuse_item(
+        self, call: Call, caller: Caller, index: int, raw: Any, rejection: Rejection
+    ) -> ItemResult:
+        event_id = raw.get("id") if isinstance(raw, dict) else None
+        item_call = Call(call.topic, call.headers, _item_bytes(raw), call.received_at)
+        await self._outcomes.refused(
+            item_call, caller, rejection, [str(event_id or f"item-{index}")]
         )
-    placements = await ingest.publisher.publish_many(call.topic, items)
-    accepted: list[str] = []
-    for (index, event, _), placement in zip(valid, placements, strict=True):
-        if isinstance(placement, BrokerUnavailableError):
-            problem = {"title": "Kafka did not acknowledge the event", "status": 503}
-            result.items.append(ItemResult(index, event.id, 503, problem=problem))
-            ingest.metrics.rejected.labels(caller.id, call.topic, "broker_unavailable").inc()
-        else:
-            result.items.append(
-                ItemResult(index, event.id, 202, placement.partition, placement.offset)
+        problem = rejection.problem.model_dump(exclude_none=True)
+        return ItemResult(index, event_id, rejection.problem.status, problem=problem)
+
+    async def _produce(self, call: Call, caller: Caller, valid: Valid, result: BatchResult) -> None:
+        if not valid:
+            return
+        items = []
+        for _, event, contract in valid:
+            key = contract.key_of(event.data)
+            items.append(
+                (event.model_copy(update={"dataschema": contract.schema_uri, "subject": key}), key)
             )
-            accepted.append(event.id)
-    ingest.metrics.accepted.labels(caller.id, call.topic).inc(len(accepted))
-    status = 202 if len(accepted) == len(valid) else 503
-    await ingest.audit(call, caller, "success" if accepted else "error", status, accepted)
+        placements = await self._publisher.publish_many(call.topic, items)
+        accepted: list[str] = []
+        for (index, event, _), placement in zip(valid, placements, strict=True):
+            if isinstance(placement, BrokerUnavailableError):
+                problem = {"title": "Kafka did not acknowledge the event", "status": 503}
+                result.items.append(ItemResult(index, event.id, 503, problem=problem))
+                self._outcomes.metrics.rejected.labels(
+                    caller.id, call.topic, "broker_unavailable"
+                ).inc()
+            else:
+                result.items.append(
+                    ItemResult(index, event.id, 202, placement.partition, placement.offset)
+                )
+                accepted.append(event.id)
+        self._outcomes.accepted(caller, call.topic, len(accepted))
+        status = 202 if len(accepted) == len(valid) else 503
+        await self._outcomes.audit(
+            call, caller, "success" if accepted else "error", status, accepted
+        )
 
 
 def _item_bytes(raw: Any) -> bytes:

@@ -15,10 +15,13 @@ import httpx
 from opentelemetry import propagate
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE
-from lgsp_gateway.adapters.directory import Caller
+from lgsp_gateway.adapters.directory import Directory
+from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.credentials import api_key_from
-from lgsp_gateway.service.ingest import Call, Ingest
-from lgsp_gateway.service.rejections import Rejection, forbidden, too_large, unauthenticated
+from lgsp_gateway.domain.rejections import Rejection, forbidden, too_large, unauthenticated
+from lgsp_gateway.service.gatekeeper import Call
+from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.settings import GatewaySettings
 
 OPERATIONS = {"verify": "population.verify", "lookup": "population.lookup"}
 READ_BODY_LIMIT = 16 * 1024
@@ -36,14 +39,21 @@ class Relayed:
 class PopulationReads:
     """Authenticates the consumer, forwards to the adapter, audits the access."""
 
-    def __init__(self, ingest: Ingest, client: httpx.AsyncClient) -> None:
-        self._ingest = ingest
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        directory: Directory,
+        outcomes: Outcomes,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self._settings = settings
+        self._directory = directory
+        self._outcomes = outcomes
         self._client = client
-        self._settings = ingest.settings
 
     def _consumer(self, headers: Mapping[str, str]) -> Caller:
         key = api_key_from(headers)
-        caller = self._ingest.directory.authenticate(key) if key else None
+        caller = self._directory.authenticate(key) if key else None
         if caller is None or caller.kind != "consumer":
             raise unauthenticated()
         return caller
@@ -64,10 +74,10 @@ class PopulationReads:
                 raise too_large(READ_BODY_LIMIT)
             relayed = await self._forward(operation, caller, body)
         except Rejection as rejection:
-            self._ingest.metrics.rejected.labels(
+            self._outcomes.metrics.rejected.labels(
                 caller.id if caller else "anonymous", call.topic, rejection.reason
             ).inc()
-            await self._ingest.audit(
+            await self._outcomes.audit(
                 call,
                 caller,
                 rejection.audit_result,
@@ -82,7 +92,7 @@ class PopulationReads:
             if relayed.status < 400
             else ("denied" if relayed.status in (401, 403) else "rejected")
         )
-        await self._ingest.audit(
+        await self._outcomes.audit(
             call,
             caller,
             result,

@@ -1,10 +1,11 @@
-"""The publish hot path as a plain ASGI handler, in front of FastAPI's routing.
+"""The default single-event publish path: a plain ASGI handler in front of FastAPI's routing.
 
 FastAPI's dependency injection, routing and middleware cost more per request than all of the
-gateway's own checks (profiled: about a third of the CPU of a single-event publish). `GatewayApp`
-answers `POST /v1/topics/{topic}/events` itself, calling the same `Ingest.publish` the documented
-FastAPI route calls, and hands every other request to FastAPI. Behaviour is identical: the
-integration tests run against both paths (setting `LGSP_GATEWAY_FAST_LANE`).
+gateway's own checks (profiled: about a third of the CPU of a single-event publish).
+`FastLaneApp` answers `POST /v1/topics/{topic}/events` itself, calling the same
+`PublishAfterAck.publish` as the documented FastAPI route in `routes.py` beside this module, and
+hands every other request to FastAPI. Behaviour is identical: the integration tests run against
+both paths (setting `LGSP_GATEWAY_FAST_LANE`).
 """
 
 from __future__ import annotations
@@ -19,35 +20,36 @@ from opentelemetry import propagate, trace
 from starlette.types import Receive, Scope, Send
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
-from lgsp_gateway.state import GatewayState
+from lgsp_gateway.bootstrap import Runtime
+from lgsp_gateway.service.publish_after_ack import PublishAfterAck
 
 log = logging.getLogger(__name__)
 ROUTE = "/v1/topics/{topic}/events"
 _PATH = re.compile(r"^/v1/topics/([A-Za-z0-9._-]{1,249})/events$")
 
 
-class GatewayApp(FastAPI):
+class FastLaneApp(FastAPI):
     """FastAPI plus the fast lane for single-event publishing."""
 
     fast_lane_tracer: trace.Tracer | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve single-event publishes directly; everything else goes through FastAPI."""
-        state: GatewayState | None = getattr(self.state, "gateway", None)
+        runtime: Runtime | None = getattr(self.state, "runtime", None)
         if (
             scope["type"] == "http"
             and scope["method"] == "POST"
-            and state is not None
-            and state.ingest.settings.fast_lane
+            and runtime is not None
+            and runtime.settings.fast_lane
         ):
             found = _PATH.match(scope["path"])
             if found:
-                await self._publish(state, found.group(1), scope, receive, send)
+                await self._publish(runtime.publish, found.group(1), scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
     async def _publish(
-        self, state: GatewayState, topic: str, scope: Scope, receive: Receive, send: Send
+        self, publish: PublishAfterAck, topic: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         started = time.perf_counter()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -58,7 +60,7 @@ class GatewayApp(FastAPI):
             kind=trace.SpanKind.SERVER,
             attributes={"http.request.method": "POST", "http.route": ROUTE},
         ) as span:
-            status, body, extra = await _answer(state, topic, headers, receive, scope["path"])
+            status, body, extra = await _answer(publish, topic, headers, receive, scope["path"])
             span.set_attribute("http.response.status_code", status)
         await _send(send, status, body, extra)
         self.state.http_latency.labels("POST", ROUTE, str(status)).observe(
@@ -80,12 +82,11 @@ async def _read(receive: Receive, limit: int) -> bytes:
 
 
 async def _answer(
-    state: GatewayState, topic: str, headers: dict[str, str], receive: Receive, path: str
+    publish: PublishAfterAck, topic: str, headers: dict[str, str], receive: Receive, path: str
 ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    ingest = state.ingest
     try:
-        body = await _read(receive, ingest.settings.max_body_bytes)
-        accepted = await ingest.publish(topic, headers, body)
+        body = await _read(receive, publish.settings.max_body_bytes)
+        accepted = await publish.publish(topic, headers, body)
     except ProblemError as problem:
         return _problem(problem.problem.model_copy(update={"instance": path}), problem.headers)
     except Exception:

@@ -1,19 +1,24 @@
-"""Publishing routes: one event, or a batch of CloudEvents."""
+"""Publishing routes (FastAPI): one event, or a batch of CloudEvents.
+
+Single events normally never reach the route below: `fast_lane.py`, beside this module, answers
+`POST /v1/topics/{topic}/events` before FastAPI's routing, calling the same use case
+(`service/publish_after_ack.py`). The route stays as the OpenAPI description of that call and
+serves it when the fast lane is off (`LGSP_GATEWAY_FAST_LANE=false`). Batches always come here.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from lgsp_common.problems import problem_responses
-from lgsp_gateway.service.batch import BATCH_MEDIA_TYPE, publish_batch
-from lgsp_gateway.state import GatewayState, gateway_state
+from lgsp_gateway.api.deps import PublishBody, RuntimeDep
+from lgsp_gateway.service.batch_after_ack import BATCH_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1", tags=["events"])
-StateDep = Annotated[GatewayState, Depends(gateway_state)]
 PROBLEMS = problem_responses(400, 401, 403, 404, 413, 415, 422, 429, 503)
 EVENT_BODY = {
     "requestBody": {
@@ -24,18 +29,12 @@ EVENT_BODY = {
         },
     }
 }
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, stopping one byte past `limit` so an oversize body is never all in memory."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)[: limit + 1]
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {BATCH_MEDIA_TYPE: {"schema": {"type": "array", "items": {}}}},
+    }
+}
 
 
 class EventAccepted(BaseModel):
@@ -71,10 +70,11 @@ class BatchAccepted(BaseModel):
     responses=PROBLEMS,
     openapi_extra=EVENT_BODY,
 )
-async def publish_event(topic: str, request: Request, state: StateDep) -> EventAccepted:
+async def publish_event(
+    topic: str, request: Request, body: PublishBody, runtime: RuntimeDep
+) -> EventAccepted:
     """Publish one CloudEvent (binary: payload + ce-* headers; or structured); 202 once acked."""
-    body = await read_limited(request, state.ingest.settings.max_body_bytes)
-    accepted = await state.ingest.publish(topic, request.headers, body)
+    accepted = await runtime.publish.publish(topic, request.headers, body)
     return EventAccepted(
         id=accepted.id, topic=accepted.topic, partition=accepted.partition, offset=accepted.offset
     )
@@ -88,17 +88,13 @@ async def publish_event(topic: str, request: Request, state: StateDep) -> EventA
         207: {"model": BatchAccepted, "description": "Some events were refused"},
         **PROBLEMS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {BATCH_MEDIA_TYPE: {"schema": {"type": "array", "items": {}}}},
-        }
-    },
+    openapi_extra=BATCH_BODY,
 )
-async def publish_batch_route(topic: str, request: Request, state: StateDep) -> JSONResponse:
+async def publish_batch_route(
+    topic: str, request: Request, body: PublishBody, runtime: RuntimeDep
+) -> JSONResponse:
     """Publish up to the batch limit of structured CloudEvents; 202 if all acked, else 207."""
-    body = await read_limited(request, state.ingest.settings.max_body_bytes)
-    result = await publish_batch(state.ingest, topic, request.headers, body)
+    result = await runtime.batch.publish(topic, request.headers, body)
     items = [BatchItem.model_validate(item.__dict__) for item in result.items]
     content = BatchAccepted(items=items).model_dump(mode="json")
     return JSONResponse(content, status_code=result.status)

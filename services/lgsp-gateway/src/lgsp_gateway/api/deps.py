@@ -1,0 +1,51 @@
+"""Route dependencies as `Annotated` aliases: the Runtime bootstrap built, and limited bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from lgsp_gateway.bootstrap import Runtime
+from lgsp_gateway.service.population_reads import READ_BODY_LIMIT, PopulationReads
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """Return the Runtime the lifespan stored on the app (async: no thread hop per request)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, stopping one byte past `limit` so an oversize body is never all in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[: limit + 1]
+
+
+async def publish_body(request: Request, runtime: RuntimeDep) -> bytes:
+    """Return the publish body, cut one byte past the body limit (the use case answers 413)."""
+    return await read_limited(request, runtime.settings.max_body_bytes)
+
+
+async def read_body(request: Request) -> bytes:
+    """Return a population read's body, cut one byte past its limit."""
+    return await read_limited(request, READ_BODY_LIMIT)
+
+
+async def population_reads(runtime: RuntimeDep) -> PopulationReads:
+    """Return the read relay."""
+    return runtime.reads
+
+
+PublishBody = Annotated[bytes, Depends(publish_body)]
+ReadBody = Annotated[bytes, Depends(read_body)]
+ReadsDep = Annotated[PopulationReads, Depends(population_reads)]
