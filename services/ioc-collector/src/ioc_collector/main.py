@@ -1,47 +1,75 @@
-"""Composition root of the IOC collector: `create_app(settings)` and its lifespan."""
+"""The IOC collector's app: `create_app(settings)` and the process entrypoint."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
+from ioc_collector.adapters.kpi_files import load_kpis
+from ioc_collector.adapters.lag import LagProbe
 from ioc_collector.api import counts, dashboard, health, kpis, live
-from ioc_collector.bootstrap import SERVICE, start_runtime
-from ioc_collector.catalogue import load_kpis
-from ioc_collector.settings import CollectorSettings
-from lgsp_common.http import create_service_app, run_service
+from ioc_collector.bootstrap import Parts, ProvisionTopics, bootstrap
+from ioc_collector.gc_tuning import tune_gc
+from ioc_collector.metrics import CollectorMetrics
+from ioc_collector.settings import SERVICE, CollectorSettings
+from lgsp_common.entrypoint import ServiceEntrypoint
+from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
-from lgsp_common.logs import configure_logging
+from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.telemetry import setup_tracing
 from lgsp_common.topics import contract_topics
 
-GC_YOUNG_THRESHOLD = 50_000
 
-
-def create_app(settings: CollectorSettings | None = None) -> FastAPI:
-    """Build the collector app; the KPI catalogue is validated here, before anything starts."""
-    settings = settings or CollectorSettings()
-    registry = CollectorRegistry()
-    provider = setup_tracing(SERVICE)
-    probe = KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s)
+def _parts(settings: CollectorSettings, prometheus: CollectorRegistry) -> Parts:
+    """Build what /readyz and /metrics need before start-up, and check the KPI catalogue."""
     topics = settings.topics or contract_topics(settings.contracts_dir)
     catalogue = load_kpis(
         settings.kpis_dir, settings.contracts_dir, topics, only_consumed=bool(settings.topics)
     )
+    return Parts(
+        catalogue=catalogue,
+        data_topics=topics,
+        metrics=CollectorMetrics(prometheus),
+        tracer_provider=setup_tracing(SERVICE),
+        probe=KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s),
+    )
+
+
+def create_app(
+    settings: CollectorSettings | None = None,
+    *,
+    provision_topics: ProvisionTopics | None = None,
+    registry: RegistryCopy | None = None,
+    producer: AIOKafkaProducer | None = None,
+    lag: LagProbe | None = None,
+    consumer: AIOKafkaConsumer | None = None,
+) -> FastAPI:
+    """Build the collector app; the KPI catalogue is validated here, before anything starts.
+
+    The keyword arguments replace the Kafka-facing clients (tests pass fakes; see bootstrap).
+    """
+    settings = settings or CollectorSettings()
+    prometheus = CollectorRegistry()
+    parts = _parts(settings, prometheus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(app, settings, catalogue, topics, registry)
-        try:
+        async with bootstrap(
+            settings,
+            parts,
+            provision_topics=provision_topics,
+            registry=registry,
+            producer=producer,
+            lag=lag,
+            consumer=consumer,
+        ) as runtime:
+            app.state.runtime = runtime
             yield
-        finally:
-            await runtime.stack.aclose()
-            await probe.close()
 
     app = create_service_app(
         title="IOC collector",
@@ -49,9 +77,9 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         "streams, source health, live stream and dashboard.",
         version="0.2.0",
         lifespan=lifespan,
-        registry=registry,
-        tracer_provider=provider,
-        checks={"kafka": probe.check},
+        registry=prometheus,
+        tracer_provider=parts.tracer_provider,
+        checks={"kafka": parts.probe.check},
     )
     for router in (kpis.router, health.router, live.router, counts.router, dashboard.router):
         app.include_router(router)
@@ -59,32 +87,8 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     return app
 
 
-def app_factory() -> FastAPI:
-    """Entry point for `uvicorn --factory`: settings from the environment, JSON logs."""
-    settings = CollectorSettings()
-    configure_logging(SERVICE, settings.log_level, settings.log_json)
-    app = create_app(settings)
-    tune_gc()
-    return app
-
-
-def tune_gc() -> None:
-    """Collect young objects less often, and never scan what start-up built (process-wide).
-
-    The loop builds thousands of short-lived containers per batch (payloads, rows); with the
-    default threshold (700) they outlive several young collections, get promoted, and then set
-    off full collections, which walk every dedup set of the state: about a quarter of the CPU
-    at full speed in the bench. With this threshold a batch's garbage mostly dies young.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-
-
-def run() -> None:
-    """Run the service with settings from the environment (console script and `python -m`)."""
-    settings = CollectorSettings()
-    configure_logging(SERVICE, settings.log_level, settings.log_json)
-    app = create_app(settings)
-    tune_gc()
-    run_service(app, settings.host, settings.port)
+entrypoint = ServiceEntrypoint(
+    SERVICE, CollectorSettings, create_app, f"{__name__}:app_factory", prepare=tune_gc
+)
+app_factory = entrypoint.app_factory
+run = entrypoint.run

@@ -15,6 +15,7 @@ from ioc_collector.domain.activity import Cadence, Thresholds
 from ioc_collector.domain.definitions import Duration
 from lgsp_common.settings import ServiceSettings, repo_root
 
+SERVICE = "ioc-collector"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 

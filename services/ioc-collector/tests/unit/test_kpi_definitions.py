@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ioc_collector.adapters.kpi_files import load_catalogue
 from ioc_collector.domain.definitions import (
     CatalogueError,
     RatioMeasure,
     ReferenceTerm,
-    load_catalogue,
     parse_catalogue,
     parse_definition,
     parse_duration,

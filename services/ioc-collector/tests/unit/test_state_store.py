@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ioc_collector.adapters.store import PartitionWrite, StateStore, StoreConflict
+from ioc_collector.adapters.state_and_positions_store import (
+    PartitionWrite,
+    StateStore,
+    StoreConflict,
+)
 from ioc_collector.settings import CollectorSettings
 
 

@@ -1,9 +1,9 @@
-"""Loading the KPI catalogue at start-up, checked against the topics and their contracts."""
+"""Reading the KPI catalogue from its YAML files at start-up, checked against the contracts."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 
 from ioc_collector.domain.definitions import (
@@ -28,14 +28,40 @@ def contract_fields(contracts_dir: Path, topics: Sequence[str]) -> dict[str, set
     return found
 
 
+def read_kpi_files(directory: Path) -> list[tuple[str, str]]:
+    """Return (file name, YAML text) of every `*.yaml` file in the folder, in name order."""
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise CatalogueError(f"{directory}: no KPI definitions (*.yaml) found")
+    return [(str(path), path.read_text(encoding="utf-8")) for path in files]
+
+
+def _check_file_names(
+    documents: Sequence[tuple[str, str]], catalogue: Sequence[KpiDefinition]
+) -> None:
+    for (name, _), kpi in zip(documents, catalogue, strict=True):
+        stem = Path(name).stem
+        if stem != kpi.id:
+            raise CatalogueError(f"{name}: id: {kpi.id!r} must match the file name {stem!r}")
+
+
+def load_catalogue(
+    directory: Path,
+    known_topics: Set[str],
+    known_fields: Mapping[str, Set[str]] | None = None,
+) -> list[KpiDefinition]:
+    """Load every `*.yaml` KPI file in a directory, in name order, and validate the catalogue."""
+    documents = read_kpi_files(directory)
+    catalogue = parse_catalogue(documents, known_topics, known_fields)
+    _check_file_names(documents, catalogue)
+    return catalogue
+
+
 def load_kpis(
     kpis_dir: Path, contracts_dir: Path, consumed: Sequence[str], only_consumed: bool
 ) -> list[KpiDefinition]:
     """Load and validate the KPI files; with `only_consumed`, skip KPIs of other topics."""
-    files = sorted(kpis_dir.glob("*.yaml"))
-    if not files:
-        raise CatalogueError(f"{kpis_dir}: no KPI definitions (*.yaml) found")
-    documents = [(str(path), path.read_text(encoding="utf-8")) for path in files]
+    documents = read_kpi_files(kpis_dir)
     if only_consumed:
         kept = [(n, t) for n, t in documents if parse_definition(n, t).topic in consumed]
         if len(kept) < len(documents):
@@ -43,7 +69,5 @@ def load_kpis(
         documents = kept
     known = sorted(set(contract_topics(contracts_dir)) | set(consumed))
     catalogue = parse_catalogue(documents, set(known), contract_fields(contracts_dir, known))
-    for (name, _), kpi in zip(documents, catalogue, strict=True):
-        if Path(name).stem != kpi.id:
-            raise CatalogueError(f"{name}: id: {kpi.id!r} must match the file name")
+    _check_file_names(documents, catalogue)
     return catalogue

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter
 
 from ioc_collector.domain.definitions import KpiDefinition
 from ioc_collector.domain.state import AggregationState
 from ioc_collector.domain.summary import snapshot_body, snapshots
+from ioc_collector.metrics import CollectorMetrics
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,13 @@ class SnapshotPublisher:
         producer: AIOKafkaProducer,
         topic: str,
         catalogue: Sequence[KpiDefinition],
-        registry: CollectorRegistry,
+        metrics: CollectorMetrics,
     ) -> None:
         self._producer = producer
         self._topic = topic
         self._catalogue = list(catalogue)
         self._sent: dict[str, tuple[float | None, bool]] = {}
-        self._published = Counter(
-            "collector_kpi_snapshots", "KPI snapshots published", registry=registry
-        )
+        self._published = metrics.snapshots
 
     async def publish(self, state: AggregationState) -> int:
         """Publish every snapshot whose value or closed flag changed; returns how many."""

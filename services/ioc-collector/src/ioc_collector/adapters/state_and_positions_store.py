@@ -1,4 +1,4 @@
-"""The collector's state store: KPI state, source activity and positions per topic-partition.
+"""Each partition's KPI state and its position, committed together in one SQLite transaction.
 
 One SQLite row per (consumer group, topic, partition) holds the partition's position (the next
 offset to read), its aggregation state and its source activity. A batch is committed in one

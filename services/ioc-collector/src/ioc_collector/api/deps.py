@@ -1,4 +1,7 @@
-"""Dependencies the routes share: the report builder and the live hub of the running app."""
+"""Dependencies the routes share: the running app's `Runtime` and the parts of it they read.
+
+They are coroutines: nothing in them blocks, so FastAPI need not send them to its thread pool.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +9,37 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ioc_collector.adapters.view import CollectorView
-from ioc_collector.live import LiveHub
-from ioc_collector.reports import Reports
+from ioc_collector.bootstrap import Runtime
+from ioc_collector.service.live_hub import LiveHub
+from ioc_collector.service.merged_view import CollectorView
+from ioc_collector.service.reports import Reports
 from lgsp_common.problems import ProblemError
 
 
-def _state(request: Request, name: str) -> object:
-    found = getattr(request.app.state, name, None)
-    if found is None:
+async def get_runtime(request: Request) -> Runtime:
+    """Return what `bootstrap()` started for this app (503 while it is still starting)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if not isinstance(runtime, Runtime):
         raise ProblemError(503, "The collector is starting", "Try again in a few seconds.")
-    return found
+    return runtime
 
 
-def get_reports(request: Request) -> Reports:
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_reports(runtime: RuntimeDep) -> Reports:
     """Return the running app's report builder."""
-    found = _state(request, "reports")
-    assert isinstance(found, Reports)
-    return found
+    return runtime.reports
 
 
-def get_hub(request: Request) -> LiveHub:
+async def get_hub(runtime: RuntimeDep) -> LiveHub:
     """Return the running app's live hub."""
-    found = _state(request, "hub")
-    assert isinstance(found, LiveHub)
-    return found
+    return runtime.hub
 
 
-def get_view(request: Request) -> CollectorView:
-    """Return the running app's merged view."""
-    found = _state(request, "view")
-    assert isinstance(found, CollectorView)
-    return found
+async def get_view(runtime: RuntimeDep) -> CollectorView:
+    """Return the running app's merged view of every partition."""
+    return runtime.view
 
 
 ReportsDep = Annotated[Reports, Depends(get_reports)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from ioc_collector.api.deps import ReportsDep
 from ioc_collector.api.models import KpiCatalogue, KpiSeries
-from ioc_collector.reports import UnknownKpi
+from ioc_collector.service.reports import UnknownKpi
 from lgsp_common.problems import FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", tags=["kpis"])

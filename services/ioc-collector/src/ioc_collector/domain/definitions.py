@@ -30,7 +30,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Set
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -319,21 +318,4 @@ def parse_catalogue(
                 raise CatalogueError(f"{name}: fields not in topic {kpi.topic}: {unknown}")
         seen[kpi.id] = name
         catalogue.append(kpi)
-    return catalogue
-
-
-def load_catalogue(
-    directory: Path,
-    known_topics: Set[str],
-    known_fields: Mapping[str, Set[str]] | None = None,
-) -> list[KpiDefinition]:
-    """Load every `*.yaml` KPI file in a directory, in name order, and validate the catalogue."""
-    files = sorted(directory.glob("*.yaml"))
-    if not files:
-        raise CatalogueError(f"{directory}: no KPI definitions (*.yaml) found")
-    documents = [(str(path), path.read_text(encoding="utf-8")) for path in files]
-    catalogue = parse_catalogue(documents, known_topics, known_fields)
-    for path, kpi in zip(files, catalogue, strict=True):
-        if path.stem != kpi.id:
-            raise CatalogueError(f"{path}: id: {kpi.id!r} must match the file name {path.stem!r}")
     return catalogue

@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ioc_collector.adapters.store import PartitionRow, StateStore, TopicPartitionKey
-from ioc_collector.adapters.stream import StreamProcessor
+from ioc_collector.adapters.state_and_positions_store import (
+    PartitionRow,
+    StateStore,
+    TopicPartitionKey,
+)
 from ioc_collector.domain.activity import PartitionActivity
 from ioc_collector.domain.merge import merge_states
 from ioc_collector.domain.state import AggregationState, load_state
+from ioc_collector.stream.exactly_once_loop import StreamProcessor
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from ioc_collector.adapters.lag import LagProbe
-from ioc_collector.adapters.view import CollectorView, PartitionView
 from ioc_collector.api.models import (
     HealthReport,
     KpiCatalogue,
@@ -35,6 +34,7 @@ from ioc_collector.domain.summary import (
     summarise,
     typed_dims,
 )
+from ioc_collector.service.merged_view import CollectorView, PartitionView
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.registry_copy import RegistryCopy
 

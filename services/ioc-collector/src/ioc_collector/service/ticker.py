@@ -1,8 +1,8 @@
-"""The live side: a hub fanning KPI and health changes out to SSE clients, and the ticker.
+"""The read side's periodic work, once per tick.
 
 Every tick the ticker advances the processing clock (closing quiet windows), re-reads what other
 replicas committed, measures lag now and then, rebuilds the KPI catalogue and the health table,
-offers both to the hub (which passes on only what changed) and publishes changed snapshots.
+offers both to the live hub (which passes on only what changed) and publishes changed snapshots.
 """
 
 from __future__ import annotations
@@ -11,55 +11,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from pydantic import BaseModel
 
 from ioc_collector.adapters.lag import LagProbe
 from ioc_collector.adapters.snapshots import SnapshotPublisher
-from ioc_collector.adapters.stream import StreamProcessor
-from ioc_collector.adapters.view import CollectorView
-from ioc_collector.reports import Reports
+from ioc_collector.service.live_hub import LiveHub
+from ioc_collector.service.merged_view import CollectorView
+from ioc_collector.service.reports import Reports
+from ioc_collector.stream.exactly_once_loop import StreamProcessor
 
 log = logging.getLogger(__name__)
-Message = tuple[str, str]
-QUEUE_SIZE = 64
-
-
-class LiveHub:
-    """Keeps the latest payload per event name and hands changes to every subscriber."""
-
-    def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue[Message]] = set()
-        self._latest: dict[str, tuple[str, str]] = {}
-
-    def offer(self, name: str, payload: BaseModel) -> bool:
-        """Publish `payload` under `name` if it differs from the last one (time aside)."""
-        fingerprint = payload.model_dump_json(exclude={"generated_at"})
-        if name in self._latest and self._latest[name][0] == fingerprint:
-            return False
-        data = payload.model_dump_json()
-        self._latest[name] = (fingerprint, data)
-        for queue in self._subscribers:
-            if queue.full():  # a slow client misses intermediate states, never the latest
-                queue.get_nowait()
-            queue.put_nowait((name, data))
-        return True
-
-    def current(self) -> list[Message]:
-        """Return the latest payload of every event name."""
-        return [(name, data) for name, (_, data) in self._latest.items()]
-
-    @contextlib.contextmanager
-    def subscribe(self) -> Iterator[asyncio.Queue[Message]]:
-        """Register a subscriber queue for the duration of the block."""
-        queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE_SIZE)
-        self._subscribers.add(queue)
-        try:
-            yield queue
-        finally:
-            self._subscribers.discard(queue)
 
 
 class Ticker:

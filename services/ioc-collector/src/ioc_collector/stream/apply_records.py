@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ioc_collector.adapters.decode import (
     ContractValidators,
@@ -34,52 +31,10 @@ from ioc_collector.domain.activity import (
 )
 from ioc_collector.domain.batch import BatchAggregator
 from ioc_collector.domain.events import EventBatch
-from ioc_collector.domain.state import AggregationState
+from ioc_collector.domain.owned_partition import OwnedPartition
+from ioc_collector.metrics import CollectorMetrics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OwnedPartition:
-    """The live state of one assigned partition and the store revision it extends."""
-
-    state: AggregationState
-    activity: PartitionActivity
-    position: int = 0
-    revision: int | None = None
-    dirty: bool = False
-
-
-@dataclass
-class StreamMetrics:
-    """Prometheus series of the loop."""
-
-    registry: CollectorRegistry
-    events: Counter = field(init=False)
-    poison: Counter = field(init=False)
-    commits: Histogram = field(init=False)
-    conflicts: Counter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.events = Counter(
-            "collector_events", "Events applied to the KPIs", ["topic"], registry=self.registry
-        )
-        self.poison = Counter(
-            "collector_poison_records",
-            "Records skipped as unusable, by reason",
-            ["topic", "reason"],
-            registry=self.registry,
-        )
-        self.commits = Histogram(
-            "collector_store_commit_seconds",
-            "Time to commit one batch's state and positions",
-            registry=self.registry,
-        )
-        self.conflicts = Counter(
-            "collector_store_conflicts",
-            "Commits refused because another replica moved a partition on",
-            registry=self.registry,
-        )
 
 
 class RecordApplier:
@@ -89,7 +44,7 @@ class RecordApplier:
         self,
         aggregator: BatchAggregator,
         validators: ContractValidators,
-        metrics: StreamMetrics,
+        metrics: CollectorMetrics,
         spans: RecordSpans,
         dlq_topic: str,
     ) -> None:

@@ -1,19 +1,21 @@
-"""The consuming loop: batches in, KPI state and positions committed together, seek on assignment.
+"""The stream loop: batches in, KPI state and positions committed together, seek on assignment.
 
 Exactly-once effect without Kafka transactions. Each assigned topic-partition has its own
 AggregationState and source activity in memory. A poll's records are applied in offset order;
 at most every `commit_interval_ms` the changed partitions' states and next offsets are written
-to the state store in ONE transaction. On assignment (ConsumerRebalanceListener) the consumer
-seeks each partition to the position stored next to its state, so a crash (kill -9) between
-two commits replays exactly the records whose effect was lost, and a rebalance hands the new
-owner the state that matches the offset it resumes from. Records below the stored position are
-skipped, so a stale fetch cannot apply a record twice. Kafka's committed offsets are written
-too, after the store, for lag tooling only; they are never read back.
+to the state store in ONE transaction (`adapters/state_and_positions_store.py`). On
+assignment (ConsumerRebalanceListener) the consumer seeks each partition to the position stored
+next to its state, so a crash (kill -9) between two commits replays exactly the records whose
+effect was lost, and a rebalance hands the new owner the state that matches the offset it
+resumes from. Records below the stored position are skipped, so a stale fetch cannot apply a
+record twice. Kafka's committed offsets are written too, after the store, for lag tooling
+only; they are never read back.
 
-A partition's records of a poll are applied as one batch (`apply.RecordApplier`). A batch that
-fails (a bug: bad data is poison, counted and skipped) may have changed the state halfway, so
-the partition reloads its committed row, seeks back to its position, and replays up to the end
-of the failed batch one record at a time, where a failing record costs that record only.
+A partition's records of a poll are applied as one batch (`apply_records.RecordApplier`). A
+batch that fails (a bug: bad data is poison, counted and skipped) may have changed the state
+halfway, so the partition reloads its committed row, seeks back to its position, and replays up
+to the end of the failed batch one record at a time, where a failing record costs that record
+only.
 
 Why not Kafka transactions (consume-transform-produce with a changelog topic, as Kafka
 Streams does): the collector's output is its queryable state, not a topic, so a changelog
@@ -38,8 +40,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from ioc_collector.adapters.apply import OwnedPartition, RecordApplier, StreamMetrics
-from ioc_collector.adapters.store import (
+from ioc_collector.adapters.state_and_positions_store import (
     PartitionRow,
     PartitionWrite,
     StateStore,
@@ -48,7 +49,10 @@ from ioc_collector.adapters.store import (
 )
 from ioc_collector.domain.activity import PartitionActivity
 from ioc_collector.domain.batch import BatchAggregator
+from ioc_collector.domain.owned_partition import OwnedPartition
 from ioc_collector.domain.state import AggregationState, dump_state, load_state
+from ioc_collector.metrics import CollectorMetrics
+from ioc_collector.stream.apply_records import RecordApplier
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ class StreamProcessor:
         store: StateStore,
         aggregator: BatchAggregator,
         applier: RecordApplier,
-        metrics: StreamMetrics,
+        metrics: CollectorMetrics,
         *,
         max_batch: int,
         commit_interval_ms: int,
