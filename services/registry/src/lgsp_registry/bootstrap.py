@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from lgsp_common.kafka import KafkaProbe, create_producer
-from lgsp_registry.adapters.database import Store, create_engine, migrate, redacted
+from lgsp_registry.adapters.database import create_engine, migrate, redacted
 from lgsp_registry.adapters.operator_token import load_operator_token
 from lgsp_registry.adapters.outbox_publisher import OutboxPublisher, TopicMaker
+from lgsp_registry.adapters.store import Store
 from lgsp_registry.metrics import RegistryMetrics
 from lgsp_registry.service.context import Context
 from lgsp_registry.settings import RegistrySettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lgsp_registry.adapters.database import Store
+from lgsp_registry.adapters.store import Store
 from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lgsp_common.registry_copy import key_is_usable
 from lgsp_registry.adapters import repository as repo
-from lgsp_registry.adapters.database import Tx
+from lgsp_registry.adapters.store import Tx
 from lgsp_registry.adapters.tables import api_keys
 from lgsp_registry.domain.access import OPERATOR, Principal, PrincipalKind, may_manage_key
 from lgsp_registry.domain.credentials import new_api_key, parse_api_key, same_secret
