@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError
 
 from lgsp_cli.registry_client import RegistryClient, RegistryError, version_files
+from lgsp_common.schemas import authoring_validator
 from lgsp_common.settings import repo_root
 
 contracts = typer.Typer(
@@ -74,7 +75,7 @@ def check_schema_file(path: Path, folder: Path) -> Iterator[str]:
     except SchemaError as exc:
         yield f"{name}: not a valid JSON Schema 2020-12: {exc.message}"
         return
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = authoring_validator(schema)
     for example in _examples(path, "valid"):
         for error in validator.iter_errors(json.loads(example.read_text(encoding="utf-8"))):
             yield f"{example.relative_to(folder)}: should be valid: {error.message}"

@@ -17,11 +17,11 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import jsonschema_rs
 import orjson
 
 from ioc_collector.domain.events import EventBatch, EventView
 from lgsp_common.envelope import from_kafka
+from lgsp_common.schemas import runtime_validator
 from lgsp_common.topics import load_contract
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class ContractValidators:
             return cached[1]
         if schema is None:
             schema = load_contract(self._contracts_dir, topic)
-        validator = jsonschema_rs.validator_for(schema) if schema is not None else None
+        validator = runtime_validator(schema) if schema is not None else None
         self._cache[topic] = (marker, validator)
         return validator
 

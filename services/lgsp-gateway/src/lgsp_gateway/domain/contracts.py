@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema_rs
 
 from lgsp_common.problems import FieldError
+from lgsp_common.schemas import runtime_validator
 
 
 def _escape(token: object) -> str:
@@ -53,7 +54,7 @@ class Contract:
             version=version,
             schema_uri=str(schema.get("$id") or f"urn:lgsp:contract:{topic}:v{version}"),
             entity_key=extension.get("entityKey"),
-            validator=jsonschema_rs.validator_for(schema, validate_formats=True),
+            validator=runtime_validator(schema),
         )
 
     def violations(self, payload: Any) -> list[FieldError]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
+from lgsp_common.schemas import authoring_validator
 from lgsp_registry.domain.entities import ContractExamples
 from lgsp_registry.domain.normalize import check_schema
 
@@ -53,7 +52,7 @@ def example_violations(
     if required and (not examples.valid or not examples.invalid):
         message = "a contract version needs at least one valid and one invalid example"
         found.append(Violation("/examples", "examples_required", message))
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = authoring_validator(schema)
     for index, payload in enumerate(examples.valid):
         error = next(iter(validator.iter_errors(payload)), None)
         if error is not None:
