@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from lgsp_common.api_keys import hash_api_key
 from lgsp_common.envelope import CloudEvent, to_kafka
-from lgsp_common.registry_copy import hash_api_key
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_devkit.kafka_local import LocalKafka, die_with_parent, free_port

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from lgsp_common.api_keys import hash_api_key
 from lgsp_common.audit import verify_chain
-from lgsp_common.registry_copy import hash_api_key
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
 from lgsp_gateway.main import create_app

@@ -7,12 +7,8 @@ from typing import Any
 
 import orjson
 
-from lgsp_common.registry_copy import (
-    RegistryCopy,
-    hash_api_key,
-    key_is_usable,
-    parse_api_key,
-)
+from lgsp_common.api_keys import hash_api_key, key_is_usable, parse_api_key
+from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.settings import KafkaSettings
 
 KEY = "lgsp_3f9a1c2b_" + "s" * 43

@@ -7,27 +7,24 @@ change whose `version` is not above the one held is ignored, so replays and dupl
 harmless.
 
 API keys handed to callers look like `lgsp_<prefix>_<secret>`; the registry stores and publishes
-only `sha256:<hex>` of that whole string, under the id `k_<prefix>`. `hash_api_key` and
-`parse_api_key` are the one implementation of that rule shared by the registry and its readers.
+only `sha256:<hex>` of that whole string, under the id `k_<prefix>`. `lgsp_common.api_keys`
+is the one implementation of that rule, shared by the registry and its readers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
-import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from lgsp_common.api_keys import key_is_usable, parse_api_key
 from lgsp_common.kafka import create_consumer
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import REGISTRY_TOPIC
@@ -35,36 +32,6 @@ from lgsp_common.topics import REGISTRY_TOPIC
 log = logging.getLogger(__name__)
 Entity = dict[str, Any]
 Listener = Callable[[str, str, Entity | None], None]
-_KEY = re.compile(r"^lgsp_([0-9a-f]{8,32})_([A-Za-z0-9_-]{20,128})$")
-
-
-def parse_api_key(api_key: str) -> str | None:
-    """Return the key's id (`k_<prefix>`) when the string has the API key shape, else None."""
-    found = _KEY.match(api_key.strip())
-    return f"k_{found.group(1)}" if found else None
-
-
-def hash_api_key(api_key: str) -> str:
-    """Return the stored form of a full API key: `sha256:<hex>` of the whole key string."""
-    return "sha256:" + hashlib.sha256(api_key.strip().encode("utf-8")).hexdigest()
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def key_is_usable(record: Entity, api_key: str, now: datetime | None = None) -> bool:
-    """Tell whether an api_key entity matches the key string and is neither revoked nor expired."""
-    stored = str(record.get("key_hash") or "")
-    if not hmac.compare_digest(stored.encode(), hash_api_key(api_key).encode()):
-        return False
-    if record.get("revoked_at"):
-        return False
-    expires = _parse_time(record.get("expires_at"))
-    return expires is None or expires > (now or datetime.now(UTC))
 
 
 class RegistryCopy:

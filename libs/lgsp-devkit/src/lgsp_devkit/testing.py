@@ -132,7 +132,7 @@ async def register_source(
     version: int = 1,
 ) -> str:
     """Put a source, its topic's contract and a new API key on a registry topic; return the key."""
-    from lgsp_common.registry_copy import hash_api_key  # noqa: PLC0415
+    from lgsp_common.api_keys import hash_api_key  # noqa: PLC0415
 
     key_id, key = new_api_key()
     contract_id = f"c-{topic}-v{version}"

@@ -18,7 +18,8 @@ import orjson
 from aiokafka.errors import KafkaTimeoutError
 from fastapi import FastAPI
 
-from lgsp_common.registry_copy import RegistryCopy, hash_api_key
+from lgsp_common.api_keys import hash_api_key
+from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.settings import KafkaSettings
 from lgsp_gateway.main import create_app
 from lgsp_gateway.settings import GatewaySettings

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from lgsp_common.registry_copy import parse_api_key
+from lgsp_common.api_keys import parse_api_key
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
 

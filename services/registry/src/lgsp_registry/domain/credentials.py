@@ -13,7 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from lgsp_common.registry_copy import hash_api_key, parse_api_key
+from lgsp_common.api_keys import hash_api_key, parse_api_key
 
 __all__ = ["NewKey", "hash_api_key", "new_api_key", "new_operator_token", "parse_api_key"]
 

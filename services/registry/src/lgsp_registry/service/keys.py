@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lgsp_common.registry_copy import key_is_usable
+from lgsp_common.api_keys import key_is_usable
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.adapters.store import Tx
 from lgsp_registry.adapters.tables import api_keys
