@@ -250,3 +250,56 @@ def test_no_source_function_over_60_lines() -> None:
 
 def test_no_module_over_400_lines() -> None:
     assert long_modules(python_files(ROOT), MAX_MODULE_LINES) == []
+
+
+# ---- every service is built one way -------------------------------------------------------
+
+SERVICE_PACKAGES = sorted(ROOT.glob("services/*/src/*/main.py"))
+ENTRYPOINT_BLOCK = (
+    "app_factory = entrypoint.app_factory",
+    "run = entrypoint.run",
+)
+
+
+def test_there_are_four_services() -> None:
+    assert {p.parent.name for p in SERVICE_PACKAGES} == SERVICES
+
+
+@pytest.mark.parametrize("main", SERVICE_PACKAGES, ids=lambda p: p.parent.name)
+def test_every_service_has_the_same_shape(main: Path) -> None:
+    package = main.parent
+    for part in ("bootstrap.py", "settings.py", "metrics.py", "api/deps.py", "domain", "adapters"):
+        assert (package / part).exists(), f"{package.name} has no {part}"
+    assert (package.parents[1] / "tests" / "unit").is_dir()
+    assert (package.parents[1] / "README.md").is_file()
+
+
+@pytest.mark.parametrize("main", SERVICE_PACKAGES, ids=lambda p: p.parent.name)
+def test_every_main_builds_the_app_and_declares_the_one_entrypoint(main: Path) -> None:
+    text = main.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "create_app" in functions
+    assert not functions & {"run", "app_factory"}, "the entrypoint lives in lgsp_common"
+    assert "ServiceEntrypoint(" in text
+    for line in ENTRYPOINT_BLOCK:
+        assert line in text
+    assert "configure_logging" not in text and "uvicorn" not in text
+
+
+@pytest.mark.parametrize("main", SERVICE_PACKAGES, ids=lambda p: p.parent.name)
+def test_every_composition_root_is_one_async_context_manager_with_an_exit_stack(
+    main: Path,
+) -> None:
+    tree = ast.parse((main.parent / "bootstrap.py").read_text(encoding="utf-8"))
+    roots = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "bootstrap"
+    ]
+    assert len(roots) == 1, "bootstrap.py defines `async def bootstrap`"
+    decorators = [ast.unparse(d) for d in roots[0].decorator_list]
+    assert any(d.endswith("asynccontextmanager") for d in decorators)
+    assert "AsyncExitStack" in ast.unparse(roots[0])
+    main_text = main.read_text(encoding="utf-8")
+    assert "bootstrap(" in main_text and "app.state.runtime" in main_text
