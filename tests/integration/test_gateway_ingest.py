@@ -5,191 +5,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
+from gateway_env import DOSSIER_SCHEMA, VALID, Env, headers, read_all
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.audit import verify_chain
-from lgsp_common.settings import KafkaSettings
-from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
-from lgsp_gateway.main import create_app
-from lgsp_gateway.settings import GatewaySettings
+from lgsp_devkit.testing import new_api_key, publish_registry_changes
 
 pytestmark = pytest.mark.kafka
-ROOT = Path(__file__).resolve().parents[2]
-DOSSIER_SCHEMA = json.loads(
-    (ROOT / "contracts/topics/tthc.dossier.v1/v1.schema.json").read_text(encoding="utf-8")
-)
-VALID = json.loads(
-    next((ROOT / "contracts/topics/tthc.dossier.v1/examples/valid").glob("*.json")).read_text()
-)
-
-
-@dataclass
-class Env:
-    """A gateway wired to per-test topics, with two sources and their keys."""
-
-    url: str
-    kafka: KafkaSettings
-    topic: str
-    other_topic: str
-    registry: str
-    dlq: str
-    audit: str
-    key: str
-    other_key: str
-    revoked_key: str
-
-
-def registry_entities(topic: str, other: str, keys: dict[str, str]) -> list[Any]:
-    """Return the registry changes that set up the test's sources, contract and keys."""
-    now = "2024-10-01T00:00:00+07:00"
-
-    def api_key(full: str, source: str, revoked: str | None = None) -> Any:
-        key_id = "k_" + full.split("_")[1]
-        return (
-            "api_key",
-            key_id,
-            {
-                "id": key_id,
-                "source_id": source,
-                "key_hash": hash_api_key(full),
-                "created_at": now,
-                "revoked_at": revoked,
-                "expires_at": None,
-            },
-        )
-
-    return [
-        (
-            "organisation",
-            "vp-ubnd",
-            {
-                "id": "vp-ubnd",
-                "code": "000.00.01.H03",
-                "name_vi": "Văn phòng UBND tỉnh",
-                "name_en": "Office",
-            },
-        ),
-        (
-            "source",
-            "dvc-portal",
-            {
-                "id": "dvc-portal",
-                "organisation_id": "vp-ubnd",
-                "topic": topic,
-                "cadence": "realtime",
-                "status": "active",
-            },
-        ),
-        (
-            "source",
-            "other-src",
-            {
-                "id": "other-src",
-                "organisation_id": "vp-ubnd",
-                "topic": other,
-                "cadence": "daily",
-                "status": "active",
-            },
-        ),
-        (
-            "contract",
-            f"c-{topic}",
-            {
-                "id": f"c-{topic}",
-                "subject": topic,
-                "version": 1,
-                "schema": DOSSIER_SCHEMA,
-                "compatibility": "BACKWARD",
-            },
-        ),
-        api_key(keys["main"], "dvc-portal"),
-        api_key(keys["other"], "other-src"),
-        api_key(keys["revoked"], "dvc-portal", revoked=now),
-    ]
-
-
-@pytest.fixture(params=[True, False], ids=["fast-lane", "fastapi-route"])
-async def env(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, request: pytest.FixtureRequest
-) -> AsyncIterator[Env]:
-    """Start a gateway over real HTTP against per-test topics (`rate` marker: rate, burst)."""
-    marker = request.node.get_closest_marker("rate")
-    rate, burst = marker.args if marker else (1000.0, 1000.0)
-    registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
-    topic, other = await topic_factory("tthc"), await topic_factory("other")
-    dlq, audit = await topic_factory("dlq"), await topic_factory("audit")
-    keys = {name: new_api_key()[1] for name in ("main", "other", "revoked")}
-    await publish_registry_changes(kafka_settings, registry, registry_entities(topic, other, keys))
-    settings = GatewaySettings(
-        kafka=kafka_settings,
-        registry_topic=registry,
-        dlq_topic=dlq,
-        audit_topic=audit,
-        max_body_bytes=64 * 1024,
-        max_batch_events=5,
-        rate_limit_per_source=rate,
-        rate_limit_burst=burst,
-        fast_lane=request.param,
-    )
-    async with serve(create_app(settings)) as url:
-        yield Env(
-            url,
-            kafka_settings,
-            topic,
-            other,
-            registry,
-            dlq,
-            audit,
-            keys["main"],
-            keys["other"],
-            keys["revoked"],
-        )
-
-
-def headers(key: str | None, **extra: str) -> dict[str, str]:
-    """Return binary-mode CloudEvents headers with an API key."""
-    result = {
-        "content-type": "application/json",
-        "ce-specversion": "1.0",
-        "ce-id": str(uuid.uuid4()),
-        "ce-type": "vn.gov.lgsp.tthc.dossier.submitted",
-    }
-    if key:
-        result["authorization"] = f"Bearer {key}"
-    return result | extra
-
-
-async def read_all(kafka: KafkaSettings, topic: str, expected: int) -> list[Any]:
-    """Read at least `expected` records of a topic (all partitions) with a plain consumer."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        for _ in range(40):
-            batches = await consumer.getmany(timeout_ms=250)
-            records += [r for rs in batches.values() for r in rs]
-            if len(records) >= expected:
-                await asyncio.sleep(0.3)  # let any unexpected extra record show up
-                batches = await consumer.getmany(timeout_ms=250)
-                records += [r for rs in batches.values() for r in rs]
-                break
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_valid_event_is_acked_and_on_the_topic_with_its_headers(env: Env) -> None:
@@ -326,54 +152,6 @@ async def test_every_rejection_class_answers_problem_json_and_lands_where_it_sho
         "batch_too_large",
     ):
         assert f'reason="{reason}"' in metrics, reason
-
-
-@pytest.mark.rate(2.0, 20.0)
-async def test_rate_limit_answers_429_with_retry_after(env: Env) -> None:
-    url = f"/v1/topics/{env.topic}/events"
-    async with httpx.AsyncClient(base_url=env.url) as http:
-        statuses = []
-        for _ in range(3):
-            batch = [
-                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "t", "data": VALID}
-                for _ in range(5)
-            ]
-            response = await http.post(
-                f"/v1/topics/{env.topic}/batches",
-                content=json.dumps(batch),
-                headers={
-                    "content-type": "application/cloudevents-batch+json",
-                    "x-api-key": env.key,
-                },
-            )
-            statuses.append(response.status_code)
-        limited = await http.post(url, json=VALID, headers=headers(env.key))
-        limited_too = [limited] + [
-            await http.post(url, json=VALID, headers=headers(env.key)) for _ in range(30)
-        ]
-    assert statuses == [202, 202, 202]
-    refused = [r for r in limited_too if r.status_code == 429]
-    assert refused, [r.status_code for r in limited_too]
-    assert int(refused[0].headers["retry-after"]) >= 1
-    assert refused[0].headers["content-type"] == "application/problem+json"
-
-
-async def test_batch_reports_each_event_and_produces_the_valid_ones(env: Env) -> None:
-    good = [{"specversion": "1.0", "id": f"b-{i}", "type": "t", "data": VALID} for i in range(3)]
-    bad = {"specversion": "1.0", "id": "b-bad", "type": "t", "data": {**VALID, "level": "x"}}
-    async with httpx.AsyncClient(base_url=env.url) as http:
-        response = await http.post(
-            f"/v1/topics/{env.topic}/batches",
-            content=json.dumps([*good[:2], bad, good[2]]),
-            headers={"content-type": "application/cloudevents-batch+json", "x-api-key": env.key},
-        )
-    assert response.status_code == 207, response.text
-    items = response.json()["items"]
-    assert [i["status"] for i in items] == [202, 202, 422, 202]
-    assert items[2]["problem"]["errors"][0]["pointer"] == "/level"
-    assert all(isinstance(i["offset"], int) for i in items if i["status"] == 202)
-    records = await read_all(env.kafka, env.topic, 3)
-    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == ["b-0", "b-1", "b-2"]
 
 
 async def test_revoked_key_and_new_contract_version_take_effect_live(env: Env) -> None:

@@ -13,14 +13,19 @@ under `contracts/` through both and fails when they disagree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 
 def authoring_validator(schema: dict[str, Any]) -> Draft202012Validator:
     """Build the validator the registry and the CLI check contracts and examples with."""
+    # Imported here: the runtime services never load python-jsonschema and its format extras.
+    from jsonschema import Draft202012Validator  # noqa: PLC0415
+
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
