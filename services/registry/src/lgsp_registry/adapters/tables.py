@@ -132,6 +132,18 @@ api_keys = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+kpis = sa.Table(
+    "kpis",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("topic", sa.String(200), nullable=False, index=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
 outbox = sa.Table(
     "outbox",
     metadata,
