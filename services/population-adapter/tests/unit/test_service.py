@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import unicodedata
 from datetime import timedelta
@@ -12,21 +11,19 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from opentelemetry.sdk.trace import TracerProvider
+from population_fakes import CITIZENS, HEALTH, TOKEN, FakeProducer, FakeRegistry
 from prometheus_client import CollectorRegistry
 
 from lgsp_common.audit import AuditTrail, verify_chain
 from lgsp_common.problems import ProblemError
-from lgsp_simulators.national_population.generator import generate_citizens
 from lgsp_vn.citizen import Citizen
 from population_adapter.adapters.upstream import Fetched, UpstreamUnavailableError
 from population_adapter.metrics import AdapterMetrics
-from population_adapter.service import CallerHeaders, PopulationService, ServiceConfig
+from population_adapter.service.access_record import CallerHeaders
+from population_adapter.service.population_service import PopulationService, ServiceConfig
 
 CONTRACTS = Path(__file__).resolve().parents[4] / "contracts"
-CITIZENS = list(generate_citizens(6, 5))
-TOKEN = "gateway-secret"
 KEY = b"unit-audit-key-0123456789"
-HEALTH = "health_insurance_check"
 GATEWAY = CallerHeaders(TOKEN, "syt-his", HEALTH)
 ONE_DAY = timedelta(days=1)
 
@@ -38,28 +35,6 @@ def _schema(path: str) -> Draft202012Validator:
 
 AUDIT_SCHEMA = _schema("platform/lgsp.audit/v1.schema.json")
 EVENT_SCHEMA = _schema("topics/population.verification.v1/v1.schema.json")
-
-
-class FakeRegistry:
-    """A registry copy from a dictionary."""
-
-    caught_up = True
-
-    def __init__(self) -> None:
-        self.entities: dict[tuple[str, str], dict[str, Any]] = {
-            ("organisation", "org-syt"): {"id": "org-syt", "code": "000.00.17.H03"},
-            ("consumer", "syt-his"): {
-                "id": "syt-his",
-                "organisation_id": "org-syt",
-                "topic": "population.citizen.v1",
-                "purpose": HEALTH,
-                "fields": ["/full_name", "/date_of_birth", "/health_insurance_number"],
-                "status": "approved",
-            },
-        }
-
-    def get(self, kind: str, entity_id: str) -> dict[str, Any] | None:
-        return self.entities.get((kind, entity_id))
 
 
 class FakeSource:
@@ -75,23 +50,6 @@ class FakeSource:
         if self.down:
             raise UpstreamUnavailableError("circuit_open", "7")
         return Fetched(self.citizens.get(cccd), cached=False)
-
-
-class FakeProducer:
-    """Stores what it is sent; `fail` makes the broker refuse."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.fail = False
-
-    async def send(self, topic: str, value: bytes | None = None, **_: Any) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.fail:
-            future.set_exception(RuntimeError("not stored"))
-        else:
-            self.records.append(json.loads(value or b"null"))
-            future.set_result(None)
-        return future
 
 
 class FakeEvents:

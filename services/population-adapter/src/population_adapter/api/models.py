@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lgsp_vn.sex import Sex
 
-# The CCCD is a plain string here on purpose: its rules are checked by domain.cccd, which names
+# The CCCD is a plain string here on purpose: its rules are checked by lgsp_vn.cccd, which names
 # the failing rule in the answer; a bare pattern here would only say "does not match".
 CccdText = Annotated[str, Field(min_length=1, max_length=64, repr=False)]
 
