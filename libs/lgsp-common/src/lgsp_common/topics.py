@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 REGISTRY_TOPIC = "lgsp.registry"
 DLQ_TOPIC = "lgsp.dlq"
 AUDIT_TOPIC = "lgsp.audit"
+WEBHOOKS_DLQ_TOPIC = "lgsp.webhooks.dlq"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def platform_topics() -> list[TopicSpec]:
             config={"retention.ms": str(7 * 24 * 3600 * 1000), "retention.bytes": str(1 << 30)},
         ),
         TopicSpec(AUDIT_TOPIC, 3, config={"retention.ms": "-1"}),
+        # Webhook dead letters name the subscription and the position, never payload values.
+        TopicSpec(WEBHOOKS_DLQ_TOPIC, 3, config={"retention.ms": str(14 * 24 * 3600 * 1000)}),
     ]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from lgsp_common.kafka import KafkaProbe, create_producer
+from lgsp_common.webhooks import SecretBox
 from lgsp_registry.adapters.database import create_engine, migrate, redacted
 from lgsp_registry.adapters.operator_token import load_operator_token
 from lgsp_registry.adapters.outbox_publisher import OutboxPublisher, TopicMaker
@@ -54,6 +55,9 @@ def _context(settings: RegistrySettings, store: Store) -> Context:
         default_policy=settings.default_policy,
         require_examples=settings.require_examples,
         key_grace_period_s=settings.key_grace_period_s,
+        secret_box=SecretBox(settings.webhook_secrets_key.get_secret_value()),
+        webhooks_allow_loopback=settings.webhooks_allow_loopback,
+        webhook_secret_overlap_s=settings.webhook_secret_overlap_s,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lgsp_common.settings import ServiceSettings, repo_root
@@ -54,6 +54,19 @@ class RegistrySettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(
         default=15.0, gt=0, description="Longest wait for Kafka's ack of an outbox batch."
+    )
+    webhooks_allow_loopback: bool = Field(
+        default=False,
+        description="Admit http(s)://127.0.0.1… webhook URLs (local runs and tests only).",
+    )
+    webhook_secrets_key: SecretStr = Field(
+        default=SecretStr("lgsp-local-webhook-secrets-key-change-me"),
+        min_length=16,
+        validation_alias=AliasChoices("LGSP_WEBHOOK_SECRETS_KEY", "webhook_secrets_key"),
+        description="Key sealing webhook signing secrets; shared only with the delivery workers.",
+    )
+    webhook_secret_overlap_s: int = Field(
+        default=86_400, ge=0, description="How long a rotated signing secret stays in use."
     )
 
     def sqlalchemy_url(self) -> str:

@@ -144,6 +144,22 @@ kpis = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("consumer_id", sa.String(ID), sa.ForeignKey("consumers.id"), nullable=False),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.String(300), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("secrets", sa.JSON, nullable=False),
+    sa.Column("replay", sa.JSON, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_webhook_subscriptions_consumer_id", "consumer_id"),
+)
+
 outbox = sa.Table(
     "outbox",
     metadata,

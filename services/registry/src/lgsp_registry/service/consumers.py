@@ -15,7 +15,7 @@ from lgsp_registry.domain.entities import (
     ConsumerIn,
     ConsumerStatus,
 )
-from lgsp_registry.service import keys
+from lgsp_registry.service import keys, webhooks
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, invalid, not_found
 
@@ -82,6 +82,7 @@ async def withdraw(ctx: Context, who: Principal, consumer_id: str) -> None:
         consumer = await _own(tx.conn, who, consumer_id)
         version = await repo.version_of(tx.conn, consumers, consumer_id)
         await keys.delete_keys_of(tx, "consumer_id", consumer_id)
+        await webhooks.delete_of_consumer(tx, consumer_id)
         await tx.conn.execute(consumers.delete().where(consumers.c.id == consumer.id))
         await tx.emit_delete(KIND, consumer_id, version + 1)
 
