@@ -13,6 +13,7 @@ from lgsp_gateway.domain.intake import event_from_http, parse_json
 
 STRUCTURED = "application/cloudevents+json"
 SOURCE = "/sources/dvc-portal"
+SPEC = {"ce-specversion": "1.0"}
 
 
 async def test_malformed_json_answers_400(gateway: Gateway) -> None:
@@ -86,7 +87,7 @@ async def test_a_wrong_specversion_is_refused(gateway: Gateway) -> None:
 
 
 def test_binary_mode_defaults_source_and_time() -> None:
-    headers = {"content-type": "application/json", "ce-type": "t", "ce-id": "1"}
+    headers = {"content-type": "application/json", "ce-type": "t", "ce-id": "1"} | SPEC
     event = event_from_http(headers, orjson.dumps(VALID), SOURCE)
     assert event.source == SOURCE
     assert isinstance(event.time, datetime)
@@ -95,6 +96,7 @@ def test_binary_mode_defaults_source_and_time() -> None:
 
 def test_an_explicit_source_is_kept_for_the_caller_check() -> None:
     headers = {"content-type": "application/json", "ce-type": "t", "ce-source": "/sources/x"}
+    headers |= SPEC
     assert event_from_http(headers, b"{}", SOURCE).source == "/sources/x"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,15 @@ from lgsp_common.problems import FieldError, ProblemError
 
 STRUCTURED = "application/cloudevents+json"
 BINARY = "application/json"
+# The model defaults specversion to "1.0" for events the platform builds; an event that
+# arrives must say it (CloudEvents 1.0: a required attribute).
+_NO_SPECVERSION = (
+    FieldError(
+        pointer="/specversion",
+        rule="required",
+        message="specversion is required (ce-specversion header or attribute) and must be '1.0'",
+    ),
+)
 
 
 def _media_type(content_type: str | None) -> str:
@@ -30,13 +39,13 @@ def parse_json(body: bytes) -> Any:
         ) from exc
 
 
-def invalid_event(exc: ValidationError) -> ProblemError:
+def invalid_event(exc: ValidationError | None, first: Sequence[FieldError] = ()) -> ProblemError:
     """Turn a CloudEvent validation error into a 422 problem naming each attribute."""
-    errors = [
+    errors = [*first] + [
         FieldError(
             pointer="".join(f"/{p}" for p in e["loc"]), rule=str(e["type"]), message=e["msg"]
         )
-        for e in exc.errors()
+        for e in (exc.errors() if exc is not None else ())
     ]
     return ProblemError(
         422,
@@ -45,6 +54,18 @@ def invalid_event(exc: ValidationError) -> ProblemError:
         problem_type="invalid-cloudevent",
         errors=errors,
     )
+
+
+def event_from_attributes(attributes: dict[str, Any]) -> CloudEvent:
+    """Validate an event's attributes and data; `specversion` must be there and be "1.0"."""
+    missing: Sequence[FieldError] = () if "specversion" in attributes else _NO_SPECVERSION
+    try:
+        event = CloudEvent.model_validate(attributes)
+    except ValidationError as exc:
+        raise invalid_event(exc, missing) from exc
+    if missing:
+        raise invalid_event(None, missing)
+    return event
 
 
 def event_from_http(
@@ -60,22 +81,18 @@ def event_from_http(
             problem_type="unsupported-media-type",
         )
     document = parse_json(body)
-    try:
-        if media == STRUCTURED:
-            if not isinstance(document, dict):
-                raise ProblemError(
-                    422, "A structured CloudEvent must be a JSON object", problem_type="not-object"
-                )
-            document.setdefault("time", datetime.now(UTC).isoformat())
-            if default_source:
-                document.setdefault("source", default_source)
-            return CloudEvent.model_validate(document)
-        attributes: dict[str, Any] = {
+    if media == STRUCTURED:
+        if not isinstance(document, dict):
+            raise ProblemError(
+                422, "A structured CloudEvent must be a JSON object", problem_type="not-object"
+            )
+        attributes: dict[str, Any] = document
+    else:
+        attributes = {
             name[3:]: value for name, value in headers.items() if name.lower().startswith("ce-")
         }
-        attributes.setdefault("time", datetime.now(UTC).isoformat())
-        if default_source:
-            attributes.setdefault("source", default_source)
-        return CloudEvent.model_validate({**attributes, "data": document})
-    except ValidationError as exc:
-        raise invalid_event(exc) from exc
+        attributes["data"] = document
+    attributes.setdefault("time", datetime.now(UTC).isoformat())
+    if default_source:
+        attributes.setdefault("source", default_source)
+    return event_from_attributes(attributes)

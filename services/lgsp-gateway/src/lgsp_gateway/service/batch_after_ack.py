@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import ProblemError
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher, BrokerUnavailableError
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
-from lgsp_gateway.domain.intake import invalid_event, parse_json
+from lgsp_gateway.domain.intake import event_from_attributes, parse_json
 from lgsp_gateway.domain.rejections import Rejection, too_large
 from lgsp_gateway.service.gatekeeper import Call, Gatekeeper
 from lgsp_gateway.service.outcomes import Outcomes
@@ -121,12 +120,12 @@ class BatchAfterAck:
         raw.setdefault("time", call.received_at.isoformat())
         raw.setdefault("source", f"/sources/{caller.id}")
         try:
-            event = CloudEvent.model_validate(raw)
-        except ValidationError as exc:
-            raise Rejection.wrap(invalid_event(exc), "invalid_event") from None
+            event = event_from_attributes(raw)
+        except ProblemError as problem:
+            raise Rejection.wrap(problem, "invalid_event") from None
         if event.source != f"/sources/{caller.id}":
             raise Rejection(403, "forbidden", "Not allowed", "the event claims another source")
-        return event, self._gate.contract_for(call, event)
+        return self._gate.admit(call, event)
 
     async def _refuse_item(
         self, call: Call, caller: Caller, index: int, raw: Any, rejection: Rejection

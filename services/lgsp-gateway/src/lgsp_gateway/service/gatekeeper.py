@@ -2,7 +2,9 @@
 
 Authorisation (a valid source key, the source's own topic, a topic with a contract), the
 per-source rate limit, parsing (CloudEvents HTTP binding, the caller's own source) and contract
-selection (the version the event names, else the latest) with payload validation. Each check
+selection (the version the event names, else the latest) with payload validation: the payload's
+text is put in Unicode NFC first (unless the contract keeps bytes as sent), and the event's
+`type` must be the contract's `eventType`. Each check
 refuses with a `Rejection`; none of them does I/O (the directory reads the registry copy in
 memory).
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import FieldError, ProblemError
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.domain.callers import Caller
-from lgsp_gateway.domain.contracts import Contract
+from lgsp_gateway.domain.contracts import Contract, TextCollisionError
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.intake import event_from_http
 from lgsp_gateway.domain.ratelimit import RateLimiter
@@ -79,8 +82,12 @@ class Gatekeeper:
             raise forbidden(f"the event claims source {event.source!r}, the key is {caller.id!r}")
         return event
 
-    def contract_for(self, call: Call, event: CloudEvent) -> Contract:
-        """Return the contract version to enforce and check the payload against it."""
+    def admit(self, call: Call, event: CloudEvent) -> tuple[CloudEvent, Contract]:
+        """Select the contract version, put the payload's text in NFC, check payload and type.
+
+        Returns the event as it will be stored (its data in NFC unless the contract keeps the
+        bytes as sent) and the contract it passed.
+        """
         contract = self.directory.contract(call.topic, event.dataschema)
         if contract is None:
             raise Rejection(
@@ -90,16 +97,41 @@ class Gatekeeper:
                 f"{event.dataschema!r} is not a registered version of {call.topic!r}",
                 errors=[FieldError(pointer="", rule="contract", message="unknown dataschema")],
             )
-        errors = contract.violations(event.data)
+        data = self._normalised(contract, event.data)
+        if data is not event.data:
+            event = event.model_copy(update={"data": data})
+        errors = contract.violations(data)
+        type_error = contract.type_error(event.type, data)
         if errors:
             raise Rejection(
                 422,
                 "contract",
                 "The event breaks its contract",
                 f"{len(errors)} field(s) failed validation",
-                errors=errors,
+                errors=errors if type_error is None else [*errors, type_error],
             )
-        return contract
+        if type_error is not None:
+            raise Rejection(
+                422,
+                "event_type",
+                "The event type is not the contract's",
+                f"ce-type must be the eventType that {contract.schema_uri} declares",
+                errors=[type_error],
+            )
+        return event, contract
+
+    @staticmethod
+    def _normalised(contract: Contract, data: Any) -> Any:
+        try:
+            return contract.normalised(data)
+        except TextCollisionError as exc:
+            raise Rejection(
+                422,
+                "contract",
+                "The event breaks its contract",
+                "two keys are the same text in different Unicode encodings",
+                errors=[exc.error],
+            ) from None
 
 
 def _parse_reason(status: int) -> str:

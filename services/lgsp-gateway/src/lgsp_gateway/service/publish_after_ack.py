@@ -65,7 +65,7 @@ class PublishAfterAck:
                 raise too_large(self.settings.max_body_bytes)
             event = gate.parse(call, caller)
             event_id = event.id
-            contract = gate.contract_for(call, event)
+            event, contract = gate.admit(call, event)
             accepted = await self._produce(call, event, contract)
         except Rejection as rejection:
             await self._outcomes.refused(call, caller, rejection, [event_id or new_id()])
