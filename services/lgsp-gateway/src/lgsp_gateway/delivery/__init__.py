@@ -1,0 +1,1 @@
+"""Webhook delivery workers: push approved consumers' records to their subscribed URLs."""

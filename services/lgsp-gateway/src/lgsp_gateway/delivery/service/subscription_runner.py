@@ -1,0 +1,194 @@
+"""One subscription on one worker: poll its group's partitions, deliver in order, commit.
+
+Records of one partition are delivered one after another (so one entity key's events arrive in
+order); partitions are delivered concurrently. After each poll's records are settled, the
+positions after them are committed (with the replay id in force); a worker killed before that
+commit loses nothing: the group's next owner delivers the unacknowledged tail again, with the
+same `webhook-id`s, so the receiver can drop the duplicates. Every settled batch of a partition
+is audited on `lgsp.audit` (consumer, purpose, topic, offsets, fields disclosed by name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from lgsp_common.audit import AuditTrail
+from lgsp_common.kafka import create_consumer
+from lgsp_common.minimise import FieldSelection
+from lgsp_gateway.delivery.adapters.positions import ReplayOnAssign, commit_map
+from lgsp_gateway.delivery.domain.cloudevent import envelope
+from lgsp_gateway.delivery.domain.plan import Plan, group_of
+from lgsp_gateway.delivery.service.deliver_record import Place, RecordDelivery, Stopped
+from lgsp_gateway.delivery.settings import WebhookSettings
+
+log = logging.getLogger(__name__)
+ACTION = "webhook.deliver"
+
+
+@dataclass
+class Tally:
+    """What one partition's batch delivered, for its audit record."""
+
+    first: int = -1
+    last: int = -1
+    count: int = 0
+    delivered: int = 0
+    disclosed: set[str] | None = None
+
+
+class SubscriptionRunner:
+    """Delivers one subscription's records from the partitions this worker is given."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        plan: Plan,
+        current: Callable[[], Plan | None],
+        delivery: RecordDelivery,
+        trail: AuditTrail,
+    ) -> None:
+        self.plan = plan
+        self._settings = settings
+        self._current = current
+        self._delivery = delivery
+        self._trail = trail
+        self._done: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._selections: dict[tuple[str, ...], FieldSelection] = {}
+
+    @property
+    def failed(self) -> bool:
+        """Tell whether the loop ended by itself (an error): the supervisor restarts it."""
+        return self._task is not None and self._task.done()
+
+    async def start(self) -> None:
+        """Join the subscription's group and start delivering."""
+        consumer = create_consumer(
+            self._settings.kafka,
+            f"lgsp-webhooks-{self._settings.instance_id}",
+            group_of(self.plan.id),
+            auto_offset_reset=self._settings.start_from,
+            max_poll_interval_ms=3_600_000,
+            session_timeout_ms=int(self._settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=1_000,
+        )
+        listener = ReplayOnAssign(consumer, self._replay, self._commit_partitions)
+        consumer.subscribe([self.plan.topic], listener=listener)
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._loop(consumer), name=f"webhook {self.plan.id}")
+
+    async def stop(self) -> None:
+        """Stop delivering (an attempt in flight is abandoned), commit what was settled, leave."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            with contextlib.suppress(KafkaError):
+                await self._commit()
+            await self._consumer.stop()
+            self._consumer = None
+
+    def _replay(self) -> tuple[str | None, Any]:
+        plan = self._current() or self.plan
+        return plan.replay_id, plan.replay
+
+    def _selection(self, plan: Plan) -> FieldSelection:
+        found = self._selections.get(plan.fields)
+        if found is None:
+            found = self._selections[plan.fields] = FieldSelection(plan.fields)
+        return found
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self._settings.max_batch)
+            if not batches:
+                continue
+            results = await asyncio.gather(
+                *(self._partition(tp, records) for tp, records in batches.items()),
+                return_exceptions=True,
+            )
+            await self._commit()
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        tally = Tally(first=records[0].offset, disclosed=set())
+        try:
+            for record in records:
+                await self._settle(tp, record, tally)
+                self._done[tp] = record.offset + 1
+                tally.last, tally.count = record.offset, tally.count + 1
+        finally:
+            if tally.count:
+                await self._audit(tp, tally)
+
+    async def _settle(self, tp: TopicPartition, record: Any, tally: Tally) -> None:
+        plan = self._current()
+        if plan is None:
+            raise Stopped(tp)
+        place = Place(tp.topic, tp.partition, record.offset)
+        try:
+            event = envelope(
+                tp.partition, record.offset, record.value, record.headers, self._selection(plan)
+            )
+        except ValueError as exc:
+            await self._delivery.refuse(plan, place, f"undecodable: {exc}")
+            return
+        if await self._delivery.settle(self._current, place, event):
+            tally.delivered += 1
+            assert tally.disclosed is not None
+            tally.disclosed.update(event.disclosed)
+
+    async def _audit(self, tp: TopicPartition, tally: Tally) -> None:
+        plan = self._current() or self.plan
+        fields: dict[str, Any] = {
+            "actor": {"kind": "consumer", "id": plan.consumer_id},
+            "action": ACTION,
+            "topic": tp.topic,
+            "purpose": plan.purpose or None,
+            "result": "success" if tally.delivered == tally.count else "error",
+            "status_code": 200 if tally.delivered == tally.count else 502,
+            "event_ids": [],
+            "record_count": tally.delivered,
+            "offsets": [
+                {
+                    "partition": tp.partition,
+                    "first_offset": tally.first,
+                    "last_offset": tally.last,
+                    "count": tally.count,
+                }
+            ],
+            "disclosed_fields": sorted(tally.disclosed or ()),
+        }
+        try:
+            await asyncio.wait_for(self._trail.record(**fields), self._settings.produce_timeout_s)
+        except Exception:  # the delivery happened; the missing record shows as a chain gap
+            log.exception("webhook audit record not acknowledged")
+
+    async def _commit_partitions(self, partitions: list[TopicPartition]) -> None:
+        await self._commit({tp: self._done[tp] for tp in partitions if tp in self._done})
+
+    async def _commit(self, done: dict[TopicPartition, int] | None = None) -> None:
+        pending = dict(self._done) if done is None else done
+        if not pending or self._consumer is None:
+            return
+        replay_id, _ = self._replay()
+        try:
+            await self._consumer.commit(commit_map(pending, replay_id))
+        except KafkaError as exc:  # rebalanced away: the new owner redelivers the tail
+            log.warning("webhook commit failed (%s); the tail is delivered again", exc)
+        for tp, offset in pending.items():
+            if self._done.get(tp) == offset:
+                del self._done[tp]
