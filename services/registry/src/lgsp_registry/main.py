@@ -17,7 +17,7 @@ from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
 from lgsp_registry.adapters.outbox_publisher import TopicMaker
-from lgsp_registry.api import consumers, contracts, organisations
+from lgsp_registry.api import catalogue, consumers, contracts, kpis, organisations, webhooks
 from lgsp_registry.api.guard import BodyGuard
 from lgsp_registry.bootstrap import SERVICE, Parts, ProducerFactory, Runtime, bootstrap
 from lgsp_registry.metrics import RegistryMetrics
@@ -62,7 +62,9 @@ def create_app(
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )
-    for router in (organisations.router, contracts.router, consumers.router):
+    for router in (organisations.router, contracts.router, consumers.router, webhooks.router):
+        app.include_router(router)
+    for router in (kpis.router, catalogue.router):
         app.include_router(router)
     return app
 

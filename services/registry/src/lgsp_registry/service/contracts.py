@@ -2,8 +2,9 @@
 
 A candidate is first checked on its own (valid, self-contained JSON Schema 2020-12, examples that
 behave), then against the subject's history under the rules in force, and against the fields
-each approved consumer of the topic declared. Registration refuses with every reason; pushing a
-schema identical (after normalisation) to a registered version returns that version.
+each approved consumer of the topic declared and each live KPI on it reads. Registration refuses
+with every reason; pushing a schema identical (after normalisation) to a registered version
+returns that version.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lgsp_registry.domain.entities import (
 from lgsp_registry.domain.normalize import fingerprint
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, incompatible, invalid, not_found
+from lgsp_registry.service.kpi_readers import kpi_readers
 
 ID_LENGTH = 32
 
@@ -100,6 +102,7 @@ async def assess(ctx: Context, conn: AsyncConnection, subject: str, body: Contra
         verdict = check(body.schema_, previous, rules.compatibility, rules.policy)
         approved = await repo.all_consumers(conn, subject, ConsumerStatus.APPROVED)
         readers = [ConsumerFields(consumer_id=c.id, name=c.name, fields=c.fields) for c in approved]
+        readers += await kpi_readers(conn, subject)
         latest = previous[-1] if previous else None
         reasons = verdict.reasons + check_consumers(body.schema_, readers, previous=latest)
     return Assessment(

@@ -8,6 +8,8 @@ from lgsp_common.problems import FieldError, Problem, ProblemError
 from lgsp_registry.domain.compatibility import Reason
 from lgsp_registry.domain.contract_rules import Violation
 
+KPI_READER = "kpi:"  # how a live KPI is named among a topic's readers
+
 
 class CompatibilityProblem(Problem):
     """A problem that also lists every compatibility reason (an RFC 9457 extension member)."""
@@ -53,10 +55,14 @@ def invalid(title: str, violations: Sequence[Violation], problem_type: str) -> P
 
 def incompatible(subject: str, reasons: list[Reason]) -> ProblemError:
     """Refuse a version that breaks compatibility or a consumer, with every reason."""
-    consumers = sorted({r.consumer_id for r in reasons if r.consumer_id})
+    readers = {r.consumer_id for r in reasons if r.consumer_id}
+    consumers = sorted(r for r in readers if not r.startswith(KPI_READER))
+    live_kpis = sorted(r.removeprefix(KPI_READER) for r in readers if r.startswith(KPI_READER))
     detail = f"{len(reasons)} reason(s) against registering this version of {subject!r}"
     if consumers:
         detail += "; it breaks the approved consumer(s) " + ", ".join(consumers)
+    if live_kpis:
+        detail += "; it breaks the live KPI(s) " + ", ".join(live_kpis)
     error = ProblemError(409, "Incompatible contract version", detail, problem_type="incompatible")
     error.problem = CompatibilityProblem(
         type=error.problem.type,
