@@ -38,6 +38,7 @@ from lgsp_devkit.testing import new_api_key, publish_registry_changes
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_DIR = ROOT / "contracts/topics/tthc.dossier.v1"
 PAYLOAD = json.loads(sorted((TOPIC_DIR / "examples/valid").glob("*.json"))[0].read_text())
+EVENT_TYPE = f"vn.gov.lgsp.tthc.dossier.{PAYLOAD['status']}"  # the contract's eventType
 
 
 async def prepare(kafka: KafkaSettings, run: str) -> tuple[str, str, str]:
@@ -121,7 +122,7 @@ def wrk_single(url: str, topic: str, key: str, seconds: int, connections: int) -
         f"wrk.body = '{body}'\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["X-API-Key"] = "{key}"\n'
-        'wrk.headers["ce-type"] = "vn.gov.lgsp.tthc.dossier.submitted"\n'
+        f'wrk.headers["ce-type"] = "{EVENT_TYPE}"\n'
         'wrk.headers["ce-specversion"] = "1.0"\n'
     )
     threads = min(2, connections)
@@ -160,7 +161,7 @@ async def http_batches(url: str, topic: str, key: str, seconds: int, size: int) 
         nonlocal accepted
         while time.monotonic() < deadline:
             batch = [
-                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "bench", "data": PAYLOAD}
+                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": EVENT_TYPE, "data": PAYLOAD}
                 for _ in range(size)
             ]
             response = await http.post(
@@ -176,7 +177,7 @@ async def http_batches(url: str, topic: str, key: str, seconds: int, size: int) 
 
 def _event() -> CloudEvent:
     return CloudEvent(
-        source="/sources/bench", type="bench", data=PAYLOAD, subject=PAYLOAD["dossier_id"]
+        source="/sources/bench", type=EVENT_TYPE, data=PAYLOAD, subject=PAYLOAD["dossier_id"]
     )
 
 

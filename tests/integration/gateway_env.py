@@ -26,6 +26,7 @@ DOSSIER_SCHEMA = json.loads(
 VALID = json.loads(
     next((ROOT / "contracts/topics/tthc.dossier.v1/examples/valid").glob("*.json")).read_text()
 )
+TYPE = "vn.gov.lgsp.tthc.dossier." + VALID["status"]  # the contract's eventType for VALID
 
 
 @dataclass
@@ -156,7 +157,7 @@ def headers(key: str | None, **extra: str) -> dict[str, str]:
         "content-type": "application/json",
         "ce-specversion": "1.0",
         "ce-id": str(uuid.uuid4()),
-        "ce-type": "vn.gov.lgsp.tthc.dossier.submitted",
+        "ce-type": TYPE,
     }
     if key:
         result["authorization"] = f"Bearer {key}"

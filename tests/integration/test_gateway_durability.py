@@ -53,6 +53,7 @@ async def sender(
         headers = {
             "content-type": "application/json",
             "x-api-key": key,
+            "ce-specversion": "1.0",
             "ce-id": event_id,
             "ce-type": "vn.gov.lgsp.tthc.dossier.submitted",
         }

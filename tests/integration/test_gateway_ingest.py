@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_env import DOSSIER_SCHEMA, VALID, Env, headers, read_all
+from gateway_env import DOSSIER_SCHEMA, TYPE, VALID, Env, headers, read_all
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.audit import verify_chain
@@ -23,7 +23,7 @@ async def test_valid_event_is_acked_and_on_the_topic_with_its_headers(env: Env) 
         sent = headers(env.key)
         answer = await http.post(f"/v1/topics/{env.topic}/events", json=VALID, headers=sent)
         assert answer.status_code == 202, answer.text
-        structured = {"specversion": "1.0", "id": "evt-structured-1", "type": "t.x", "data": VALID}
+        structured = {"specversion": "1.0", "id": "evt-structured-1", "type": TYPE, "data": VALID}
         second = await http.post(
             f"/v1/topics/{env.topic}/events",
             content=json.dumps(structured),

@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 import pytest
-from gateway_env import VALID, Env, headers, read_all
+from gateway_env import TYPE, VALID, Env, headers, read_all
 
 pytestmark = pytest.mark.kafka
 
@@ -19,7 +19,7 @@ async def test_rate_limit_answers_429_with_retry_after(env: Env) -> None:
         statuses = []
         for _ in range(3):
             batch = [
-                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "t", "data": VALID}
+                {"specversion": "1.0", "id": str(uuid.uuid4()), "type": TYPE, "data": VALID}
                 for _ in range(5)
             ]
             response = await http.post(
@@ -43,8 +43,8 @@ async def test_rate_limit_answers_429_with_retry_after(env: Env) -> None:
 
 
 async def test_batch_reports_each_event_and_produces_the_valid_ones(env: Env) -> None:
-    good = [{"specversion": "1.0", "id": f"b-{i}", "type": "t", "data": VALID} for i in range(3)]
-    bad = {"specversion": "1.0", "id": "b-bad", "type": "t", "data": {**VALID, "level": "x"}}
+    good = [{"specversion": "1.0", "id": f"b-{i}", "type": TYPE, "data": VALID} for i in range(3)]
+    bad = {"specversion": "1.0", "id": "b-bad", "type": TYPE, "data": {**VALID, "level": "x"}}
     async with httpx.AsyncClient(base_url=env.url) as http:
         response = await http.post(
             f"/v1/topics/{env.topic}/batches",
