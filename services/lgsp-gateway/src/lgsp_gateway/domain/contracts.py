@@ -119,7 +119,7 @@ class Contract:
             entity_key=extension.get("entityKey"),
             validator=runtime_validator(schema),
             event_type=EventType.compile(template) if isinstance(template, str) else None,
-            normalise_text=str(extension.get("unicodeNormalization", "NFC")).upper() != "NONE",
+            normalise_text=extension.get("unicodeNormalization", "NFC") != "none",
         )
 
     def normalised(self, payload: Any) -> Any:
