@@ -25,13 +25,17 @@ from lgsp_gateway.adapters.acked_publisher import AckedPublisher
 from lgsp_gateway.adapters.audit_log import BackgroundAudit
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.adapters.directory import Directory, RegistryView
+from lgsp_gateway.adapters.offsets import ConsumerOffsets
 from lgsp_gateway.adapters.producer import Producer
+from lgsp_gateway.adapters.reader_pool import ReaderPool
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.batch_after_ack import BatchAfterAck
 from lgsp_gateway.service.gatekeeper import Gatekeeper
 from lgsp_gateway.service.outcomes import Outcomes
 from lgsp_gateway.service.population_reads import PopulationReads
 from lgsp_gateway.service.publish_after_ack import PublishAfterAck
+from lgsp_gateway.service.pull_records import PullRecords
+from lgsp_gateway.service.read_tracing import ReadTracing
 from lgsp_gateway.settings import GatewaySettings
 
 SERVICE = "lgsp-gateway"
@@ -66,6 +70,7 @@ class Runtime:
     publish: PublishAfterAck
     batch: BatchAfterAck
     reads: PopulationReads
+    pull: PullRecords
 
 
 @asynccontextmanager
@@ -96,7 +101,8 @@ async def bootstrap(
         )
         await registry.start(settings.registry_startup_timeout_s)
         stack.push_async_callback(registry.stop)
-        audit = BackgroundAudit(audit_trail(settings, producer), parts.metrics.failures)
+        trail = audit_trail(settings, producer)
+        audit = BackgroundAudit(trail, parts.metrics.failures)
         stack.push_async_callback(audit.drain, settings.produce_timeout_s)
         directory = Directory(registry)
         outcomes = Outcomes(
@@ -108,12 +114,18 @@ async def bootstrap(
             base_url=settings.population_adapter_url, timeout=settings.population_timeout_s
         )
         stack.push_async_callback(client.aclose)
+        pool = ReaderPool(settings.kafka, settings.reader_pool_size, SERVICE)
+        stack.push_async_callback(pool.stop)
+        offsets = ConsumerOffsets(settings.kafka, SERVICE)
+        stack.push_async_callback(offsets.stop)
+        tracing = ReadTracing(parts.metrics, parts.tracer)
         yield Runtime(
             settings=settings,
             registry=registry,
             publish=PublishAfterAck(settings, gate, publisher, outcomes),
             batch=BatchAfterAck(settings, gate, publisher, outcomes),
             reads=PopulationReads(settings, directory, outcomes, client),
+            pull=PullRecords(settings, directory, pool, offsets, trail, outcomes, tracing),
         )
 
 

@@ -14,7 +14,7 @@ from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
 from lgsp_gateway.adapters.producer import Producer
-from lgsp_gateway.api import population
+from lgsp_gateway.api import population, records
 from lgsp_gateway.api.publish import routes
 from lgsp_gateway.api.publish.fast_lane import FastLaneApp
 from lgsp_gateway.bootstrap import SERVICE, Parts, RegistryFeed, Runtime, bootstrap
@@ -72,6 +72,7 @@ def create_app(
     app.fast_lane_tracer = parts.tracer
     app.include_router(routes.router)
     app.include_router(population.router)
+    app.include_router(records.router)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -15,6 +15,10 @@ class GatewayMetrics:
     rejected: Counter
     failures: Counter
     publish_seconds: Histogram
+    records_read: Counter
+    read_bytes: Counter
+    read_lag: Gauge
+    read_waiting: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
@@ -44,5 +48,29 @@ class GatewayMetrics:
                 ["topic"],
                 registry=registry,
                 buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            ),
+            records_read=Counter(
+                "gateway_records_read",
+                "Records answered to pull consumers, per consumer",
+                ["consumer", "topic"],
+                registry=registry,
+            ),
+            read_bytes=Counter(
+                "gateway_read_bytes",
+                "Payload bytes read for pull consumers (before minimisation)",
+                ["consumer", "topic"],
+                registry=registry,
+            ),
+            read_lag=Gauge(
+                "gateway_read_lag_records",
+                "Records between a consumer's last answered cursor and the topic's end",
+                ["consumer", "topic"],
+                registry=registry,
+            ),
+            read_waiting=Gauge(
+                "gateway_read_long_polls_waiting",
+                "Pull reads waiting for records (long polls) on this replica",
+                ["topic"],
+                registry=registry,
             ),
         )

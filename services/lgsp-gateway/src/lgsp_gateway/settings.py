@@ -66,3 +66,10 @@ class GatewaySettings(ServiceSettings):
         description="The `topic` a registry consumer names to read population data.",
     )
     population_timeout_s: float = Field(default=5.0, gt=0)
+    cursor_key: SecretStr = Field(
+        default=SecretStr("change-me-local-cursor-key"),
+        description="HMAC-SHA256 key signing read cursors; the same on every replica.",
+    )
+    reader_pool_size: int = Field(
+        default=2, ge=1, le=32, description="Pooled Kafka readers per topic on this replica."
+    )

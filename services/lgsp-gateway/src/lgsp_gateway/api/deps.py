@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from lgsp_gateway.bootstrap import Runtime
 from lgsp_gateway.service.population_reads import READ_BODY_LIMIT, PopulationReads
+from lgsp_gateway.service.pull_records import PullRecords
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -46,6 +47,12 @@ async def population_reads(runtime: RuntimeDep) -> PopulationReads:
     return runtime.reads
 
 
+async def pull_records(runtime: RuntimeDep) -> PullRecords:
+    """Return the pull-read use case."""
+    return runtime.pull
+
+
 PublishBody = Annotated[bytes, Depends(publish_body)]
 ReadBody = Annotated[bytes, Depends(read_body)]
 ReadsDep = Annotated[PopulationReads, Depends(population_reads)]
+PullDep = Annotated[PullRecords, Depends(pull_records)]
