@@ -26,10 +26,12 @@ from ioc_collector.domain.definitions import KpiDefinition
 from ioc_collector.metrics import CollectorMetrics
 from ioc_collector.service.live_hub import LiveHub
 from ioc_collector.service.merged_view import CollectorView
+from ioc_collector.service.registry_follower import LiveCatalogue, RegistryFollower
 from ioc_collector.service.reports import Reports
 from ioc_collector.service.ticker import Ticker
 from ioc_collector.settings import SERVICE, CollectorSettings
 from ioc_collector.stream.apply_records import RecordApplier
+from ioc_collector.stream.backfill import BackfillRunner
 from ioc_collector.stream.exactly_once_loop import StreamProcessor
 from lgsp_common.kafka import KafkaProbe, create_consumer, create_producer, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
@@ -70,9 +72,10 @@ async def bootstrap(
     consumer: AIOKafkaConsumer | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start topics, store, registry copy, producer, lag probe, stream loop and ticker, in order."""
+    provision = provision_topics or create_topics
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(parts.probe.close)
-        await (provision_topics or create_topics)(settings, parts.data_topics)
+        await provision(settings, parts.data_topics)
         store = StateStore(settings.store_path, settings.group_id, settings.instance_id)
         await store.open()
         stack.push_async_callback(store.close)
@@ -81,6 +84,7 @@ async def bootstrap(
         )
         await registry.start(settings.registry_startup_timeout_s)
         stack.push_async_callback(registry.stop)
+        live = await _live_catalogue(settings, parts, registry, provision)
         producer = producer or create_producer(settings.kafka, f"{SERVICE}-snapshots")
         await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
         stack.push_async_callback(producer.stop)
@@ -88,17 +92,33 @@ async def bootstrap(
         await lag.start()
         stack.push_async_callback(lag.stop)
         consumer = consumer or _group_consumer(settings)
-        processor = await _start_stream(stack, settings, parts, store, registry, consumer)
+        processor = await _start_stream(stack, settings, parts, store, registry, consumer, live)
+        follower = RegistryFollower(live, processor, settings, registry, provision)
+        follower.start()
+        stack.push_async_callback(follower.stop)
         view = CollectorView(processor, store)
-        reports = Reports(parts.catalogue, view, registry, lag, settings, parts.data_topics)
+        reports = Reports(live, view, registry, lag, settings)
         hub = LiveHub()
-        publisher = SnapshotPublisher(producer, settings.kpi_topic, parts.catalogue, parts.metrics)
+        publisher = SnapshotPublisher(producer, settings.kpi_topic, lambda: live.kpis,
+                                      parts.metrics)  # fmt: skip
         ticker = Ticker(processor, view, lag, reports, hub, publisher,
-                        [*parts.data_topics, settings.dlq_topic],
+                        lambda: [*live.topics, settings.dlq_topic],
                         settings.tick_interval_s, settings.lag_interval_s)  # fmt: skip
         ticker.start()
         stack.push_async_callback(ticker.stop)
         yield Runtime(processor, view, reports, hub)
+
+
+async def _live_catalogue(
+    settings: CollectorSettings, parts: Parts, registry: RegistryCopy, provision: ProvisionTopics
+) -> LiveCatalogue:
+    """The KPIs and data topics in force at start: the registry's (or the seed's)."""
+    live = LiveCatalogue(settings, registry, parts.catalogue, parts.metrics)
+    live.kpis, live.topics = live.wanted_kpis(), live.wanted_topics()
+    new_topics = sorted(set(live.topics) - set(parts.data_topics))
+    if new_topics:
+        await provision(settings, new_topics)
+    return live
 
 
 def _group_consumer(settings: CollectorSettings) -> AIOKafkaConsumer:
@@ -118,12 +138,13 @@ async def _start_stream(
     store: StateStore,
     registry: RegistryCopy,
     consumer: AIOKafkaConsumer,
+    live: LiveCatalogue,
 ) -> StreamProcessor:
-    """Subscribe the group consumer, then run the stream loop over the assigned partitions."""
+    """Subscribe the group consumer, run the stream loop and the backfills beside it."""
     validators = ContractValidators(registry.latest_contract, settings.contracts_dir)
     # Record spans go to the app's tracer provider (tests add in-memory exporters to it).
     spans = RecordSpans(parts.tracer_provider, settings.group_id)
-    aggregator = BatchAggregator(parts.catalogue)
+    aggregator = BatchAggregator(live.kpis)
     applier = RecordApplier(aggregator, validators, parts.metrics, spans, settings.dlq_topic)
     processor = StreamProcessor(
         consumer,
@@ -135,9 +156,20 @@ async def _start_stream(
         commit_interval_ms=settings.commit_interval_ms,
         poll_timeout_ms=settings.poll_timeout_ms,
     )
-    consumer.subscribe([*parts.data_topics, settings.dlq_topic], listener=processor.listener)
+    consumer.subscribe([*live.topics, settings.dlq_topic], listener=processor.listener)
     await start_with_retry(consumer.start, settings.kafka_startup_timeout_s, SERVICE)
     stack.push_async_callback(consumer.stop)
     processor.start()
     stack.push_async_callback(processor.stop)
+    backfills = BackfillRunner(
+        processor, lambda: _backfill_consumer(settings), validators, parts.metrics,
+        max_batch=settings.backfill_max_batch,
+    )  # fmt: skip
+    backfills.start()
+    stack.push_async_callback(backfills.stop)
     return processor
+
+
+def _backfill_consumer(settings: CollectorSettings) -> AIOKafkaConsumer:
+    return create_consumer(settings.kafka, f"{SERVICE}-{settings.instance_id}-backfill", None,
+                           max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip

@@ -22,12 +22,11 @@ from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.telemetry import setup_tracing
-from lgsp_common.topics import contract_topics
 
 
 def _parts(settings: CollectorSettings, prometheus: CollectorRegistry) -> Parts:
-    """Build what /readyz and /metrics need before start-up, and check the KPI catalogue."""
-    topics = settings.topics or contract_topics(settings.contracts_dir)
+    """Build what /readyz and /metrics need before start-up, and check the KPI seed."""
+    topics = list(settings.topics)
     catalogue = load_kpis(
         settings.kpis_dir, settings.contracts_dir, topics, only_consumed=bool(settings.topics)
     )

@@ -29,6 +29,17 @@ class CollectorMetrics:
             "Commits refused because another replica moved a partition on",
             registry=registry,
         )
+        self.backfill_records = Counter(
+            "collector_backfill_records",
+            "Records a backfill applied to a KPI added at runtime",
+            ["kpi"],
+            registry=registry,
+        )
+        self.invalid_kpis = Counter(
+            "collector_kpi_definitions_invalid",
+            "KPI definitions from the registry the collector cannot use (skipped)",
+            registry=registry,
+        )
         self.snapshots = Counter(
             "collector_kpi_snapshots", "KPI snapshots published", registry=registry
         )

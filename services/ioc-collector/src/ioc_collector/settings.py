@@ -53,7 +53,8 @@ class CollectorSettings(ServiceSettings):
     group_id: str = "ioc-collector"
     topics: list[str] = Field(
         default_factory=list,
-        description="Topics to consume; empty means every data topic in the contracts folder.",
+        description="Topics to consume, exactly; empty means the topics of the active sources "
+        "in the registry, followed live.",
     )
     kpis_dir: Path = Field(
         default=PACKAGE_ROOT / "kpis", description="Folder of KPI definitions (*.yaml)."
@@ -75,6 +76,9 @@ class CollectorSettings(ServiceSettings):
         "a crash replays at most this much; each commit rewrites the changed partitions' state.",
     )
     poll_timeout_ms: int = Field(default=200, gt=0)
+    backfill_max_batch: int = Field(
+        default=5000, gt=0, description="Most records a backfill applies in one step."
+    )
     tick_interval_s: float = Field(
         default=1.0, gt=0, description="How often health, the live stream and snapshots refresh."
     )

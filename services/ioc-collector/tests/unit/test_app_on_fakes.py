@@ -128,6 +128,9 @@ class FakeRegistry:
     def items(self, kind: str) -> list[dict[str, Any]]:
         return []
 
+    def subscribe(self, callback: Any) -> None:
+        pass
+
 
 class FakeLag:
     latest: dict[tuple[str, int], Any] = {}  # noqa: RUF012 - read only

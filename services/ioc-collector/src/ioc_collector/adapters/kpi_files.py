@@ -1,4 +1,4 @@
-"""Reading the KPI catalogue from its YAML files at start-up, checked against the contracts."""
+"""Reading the KPI seed from its YAML files at start-up, checked against the contracts."""
 
 from __future__ import annotations
 
@@ -60,14 +60,19 @@ def load_catalogue(
 def load_kpis(
     kpis_dir: Path, contracts_dir: Path, consumed: Sequence[str], only_consumed: bool
 ) -> list[KpiDefinition]:
-    """Load and validate the KPI files; with `only_consumed`, skip KPIs of other topics."""
+    """Load and validate the KPI seed; with `only_consumed`, skip KPIs of other topics.
+
+    A KPI's topic need not be known yet (it may be registered later); its fields are checked
+    against the topic's contract when the contracts folder has one.
+    """
     documents = read_kpi_files(kpis_dir)
     if only_consumed:
         kept = [(n, t) for n, t in documents if parse_definition(n, t).topic in consumed]
         if len(kept) < len(documents):
             log.info("KPIs of topics not consumed are left out", extra={"kept": len(kept)})
         documents = kept
-    known = sorted(set(contract_topics(contracts_dir)) | set(consumed))
+    named = {parse_definition(n, t).topic for n, t in documents}
+    known = sorted(set(contract_topics(contracts_dir)) | set(consumed) | named)
     catalogue = parse_catalogue(documents, set(known), contract_fields(contracts_dir, known))
     _check_file_names(documents, catalogue)
     return catalogue

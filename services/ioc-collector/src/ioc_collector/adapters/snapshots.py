@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -32,19 +32,19 @@ class SnapshotPublisher:
         self,
         producer: AIOKafkaProducer,
         topic: str,
-        catalogue: Sequence[KpiDefinition],
+        catalogue: Callable[[], Sequence[KpiDefinition]],
         metrics: CollectorMetrics,
     ) -> None:
         self._producer = producer
         self._topic = topic
-        self._catalogue = list(catalogue)
+        self._catalogue = catalogue  # the KPIs in force, read at each publication
         self._sent: dict[str, tuple[float | None, bool]] = {}
         self._published = metrics.snapshots
 
     async def publish(self, state: AggregationState) -> int:
         """Publish every snapshot whose value or closed flag changed; returns how many."""
         pending = []
-        for kpi in self._catalogue:
+        for kpi in self._catalogue():
             for snap in snapshots(state, kpi):
                 if self._sent.get(snap.key) != (snap.value, snap.closed):
                     pending.append((snap.key, (snap.value, snap.closed), snapshot_body(snap, kpi)))

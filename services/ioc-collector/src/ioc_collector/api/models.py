@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ioc_collector.domain.activity import Status
+from ioc_collector.domain.activity import HealthState
 from ioc_collector.domain.definitions import JsonScalar
 
 
@@ -29,6 +29,15 @@ class TargetView(BaseModel):
     source: str | None = None
 
 
+class BackfillView(BaseModel):
+    """Progress of a KPI added at runtime, computed over its topic's history."""
+
+    records_done: int
+    records_total: int
+    partitions_pending: int
+    progress: float = Field(ge=0, le=1)
+
+
 class KpiTile(BaseModel):
     """One KPI in the catalogue: its latest window vs target, trend and recent history."""
 
@@ -47,6 +56,16 @@ class KpiTile(BaseModel):
     late_events: int = Field(description="Events past their window's lateness (not applied)")
     duplicate_events: int
     invalid_events: int
+    backfill: BackfillView | None = Field(
+        default=None, description="While the KPI is computed over its topic's history"
+    )
+
+
+class SkippedKpi(BaseModel):
+    """A registry KPI definition the collector cannot use, and why."""
+
+    id: str
+    reason: str
 
 
 class KpiCatalogue(BaseModel):
@@ -54,6 +73,9 @@ class KpiCatalogue(BaseModel):
 
     generated_at: datetime
     kpis: list[KpiTile]
+    skipped: list[SkippedKpi] = Field(
+        default_factory=list, description="Registry definitions skipped as unusable"
+    )
 
 
 class KpiSeries(BaseModel):
@@ -81,7 +103,10 @@ class SourceHealth(BaseModel):
     cadence: str | None
     registered: bool
     source_status: str | None = Field(description="active or suspended, from the registry")
-    status: Status
+    status: HealthState = Field(
+        description="OK, LATE, SILENT against the cadence; NOT_CONSUMED: registered but its "
+        "topic not (yet) collected; NOT_EXPECTED: suspended or no longer registered"
+    )
     last_event_at: datetime | None = Field(description="When the platform last received one")
     last_event_time: str | None = Field(description="The occurrence time of that event")
     events_total: int

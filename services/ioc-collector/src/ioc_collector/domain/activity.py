@@ -23,6 +23,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["OK", "LATE", "SILENT"]
+# Beside the freshness: a registered source whose topic the collector does not consume (yet),
+# and a source no longer expected (suspended, or deleted from the registry).
+HealthState = Literal["OK", "LATE", "SILENT", "NOT_CONSUMED", "NOT_EXPECTED"]
 Cadence = Literal["realtime", "daily", "monthly"]
 POISON_REASONS = ("not_json", "not_cloudevent", "contract")
 # Minute buckets kept per source: enough for events/minute over the last few minutes.
@@ -181,6 +184,18 @@ def received_at(seen: SourceActivity | None) -> datetime | None:
     if seen is None or seen.last_received_ms is None:
         return None
     return datetime.fromtimestamp(seen.last_received_ms / 1000, UTC)
+
+
+def health_state(
+    *, expected: bool, consumed: bool, last_seen: datetime | None,
+    registered_at: datetime | None, now: datetime, limits: Thresholds,
+) -> HealthState:  # fmt: skip
+    """Return NOT_EXPECTED, NOT_CONSUMED, or the freshness status of a source."""
+    if not expected:
+        return "NOT_EXPECTED"
+    if not consumed:
+        return "NOT_CONSUMED"
+    return source_status(last_seen, registered_at, now, limits)
 
 
 def source_status(

@@ -199,6 +199,10 @@ class Aggregator:
         for kpi in self.kpis.values():
             self._by_topic.setdefault(kpi.topic, []).append(kpi)
 
+    def fingerprints(self, topic: str) -> dict[str, str]:
+        """Return the state fingerprint of each KPI over a topic."""
+        return {kpi.id: self._fingerprints[kpi.id] for kpi in self._by_topic.get(topic, ())}
+
     def reset_stale(self, state: AggregationState) -> list[str]:
         """Drop the state of KPIs whose definition changed shape or left the catalogue."""
         stale = sorted(
@@ -218,7 +222,8 @@ class Aggregator:
         state.positions[position] = max(state.positions.get(position, 0), event.offset + 1)
         changes = self.tick(state, now) if now is not None else []
         for kpi in self._by_topic.get(event.topic, ()):
-            changes.extend(self._apply_to_kpi(kpi, event, state))
+            if kpi.id not in state.backfills:  # a KPI still backfilling takes over later
+                changes.extend(self._apply_to_kpi(kpi, event, state))
         return changes
 
     def tick(self, state: AggregationState, now: datetime) -> list[Change]:

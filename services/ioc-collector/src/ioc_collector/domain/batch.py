@@ -158,6 +158,8 @@ class BatchAggregator(Aggregator):
         selector = Selector(batch.payloads, batch.ce_types)
         columns: dict[str, list[Any]] = {}
         for kpi in self._by_topic.get(batch.topic, ()):
+            if kpi.id in state.backfills:  # a KPI still backfilling takes over later
+                continue
             chosen = selector.select(kpi.filter)
             if chosen:
                 self._apply_kpi(self._plans[kpi.id], batch, selector, chosen, state, columns)

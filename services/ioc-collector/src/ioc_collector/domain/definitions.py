@@ -267,7 +267,7 @@ class KpiDefinition(_Strict):
         return refs
 
 
-def _top_level_name(ref: str) -> str:
+def top_level_name(ref: str) -> str:
     if not ref.startswith("/"):
         return ref
     return ref[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
@@ -312,7 +312,7 @@ def parse_catalogue(
             raise CatalogueError(f"{name}: topic: unknown topic {kpi.topic!r}")
         if known_fields is not None and kpi.topic in known_fields:
             unknown = sorted(
-                ref for ref in kpi.fields() if _top_level_name(ref) not in known_fields[kpi.topic]
+                ref for ref in kpi.fields() if top_level_name(ref) not in known_fields[kpi.topic]
             )
             if unknown:
                 raise CatalogueError(f"{name}: fields not in topic {kpi.topic}: {unknown}")

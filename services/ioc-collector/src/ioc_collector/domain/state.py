@@ -91,14 +91,37 @@ class KpiState(_Model):
     invalid_events: int = 0
 
 
+class Backfill(_Model):
+    """A KPI added to a partition that already had a position: its state built from the start.
+
+    `position` is the next offset the backfill reads (None: not started, read from the
+    partition's beginning, `start`); `clock` its processing clock (the records' own times).
+    Once `position` reaches the live loop's position, `kpi` becomes the partition's live state
+    of that KPI. Stored inside the partition's row, so it moves and resumes with the partition.
+    """
+
+    fingerprint: str
+    start: int | None = None
+    position: int | None = None
+    clock: datetime | None = None
+    kpi: KpiState | None = None
+
+
 class AggregationState(_Model):
-    """The whole collector state: per-KPI state, Kafka positions and the processing clock."""
+    """The whole collector state: per-KPI state, Kafka positions and the processing clock.
+
+    `applied` names the KPIs (and their fingerprints) this partition's state covers from the
+    partition's beginning (None: a row written before KPIs could change at runtime);
+    `backfills` the KPIs whose state is still being built from the beginning.
+    """
 
     version: Literal[1] = 1
     watermark_scope: WatermarkScope = "partition"
     clock: datetime | None = None
     positions: dict[str, int] = Field(default_factory=dict)
     kpis: dict[str, KpiState] = Field(default_factory=dict)
+    applied: dict[str, str] | None = None
+    backfills: dict[str, Backfill] = Field(default_factory=dict)
 
 
 def _local_times(value: Any) -> Any:
@@ -123,7 +146,11 @@ def load_state(data: bytes | str) -> AggregationState:
     """Parse and validate a state written by `dump_state`."""
     state = AggregationState.model_validate_json(data)
     state.clock = state.clock.astimezone(LOCAL_TZ) if state.clock else None
-    for kpi in state.kpis.values():
+    kpis = list(state.kpis.values())
+    for backfill in state.backfills.values():
+        backfill.clock = backfill.clock.astimezone(LOCAL_TZ) if backfill.clock else None
+        kpis += [backfill.kpi] if backfill.kpi is not None else []
+    for kpi in kpis:
         kpi.watermarks = _local_times(kpi.watermarks)
         kpi.watermark = kpi.watermark.astimezone(LOCAL_TZ) if kpi.watermark else None
     return state

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from ioc_collector.adapters.lag import LagProbe
 from ioc_collector.api.models import (
+    BackfillView,
     HealthReport,
     KpiCatalogue,
     KpiSeries,
     KpiTile,
+    SkippedKpi,
     SourceHealth,
     TargetView,
     TopicHealth,
@@ -19,10 +22,11 @@ from ioc_collector.api.models import (
 from ioc_collector.domain.activity import (
     SourceActivity,
     events_per_minute,
+    health_state,
     merge_sources,
     received_at,
-    source_status,
 )
+from ioc_collector.domain.coverage import Progress, progress
 from ioc_collector.domain.definitions import KpiDefinition
 from ioc_collector.domain.events import parse_time
 from ioc_collector.domain.queries import KpiValue, series
@@ -35,6 +39,7 @@ from ioc_collector.domain.summary import (
     typed_dims,
 )
 from ioc_collector.service.merged_view import CollectorView, PartitionView
+from ioc_collector.service.registry_follower import LiveCatalogue
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.registry_copy import RegistryCopy
 
@@ -69,23 +74,26 @@ class Reports:
 
     def __init__(
         self,
-        catalogue: Sequence[KpiDefinition],
+        live: LiveCatalogue,
         view: CollectorView,
         registry: RegistryCopy,
         lag: LagProbe,
         settings: CollectorSettings,
-        data_topics: Sequence[str],
     ) -> None:
-        self._kpis = {kpi.id: kpi for kpi in catalogue}
+        self._live = live
         self._view = view
         self._registry = registry
         self._lag = lag
         self._settings = settings
-        self._data_topics = list(data_topics)
+
+    @property
+    def _kpis(self) -> dict[str, KpiDefinition]:
+        return {kpi.id: kpi for kpi in self._live.kpis}
 
     def catalogue(self, now: datetime) -> KpiCatalogue:
         """Return every KPI with its latest value against its target."""
         state = self._view.aggregation()
+        backfills = backfill_views(self._view.partitions())
         tiles = []
         for kpi in self._kpis.values():
             found = summarise(state, kpi, now)
@@ -106,9 +114,11 @@ class Reports:
                     late_events=found.late_events,
                     duplicate_events=found.duplicate_events,
                     invalid_events=found.invalid_events,
+                    backfill=backfills.get(kpi.id),
                 )
             )
-        return KpiCatalogue(generated_at=now, kpis=tiles)
+        skipped = [SkippedKpi(id=k, reason=r) for k, r in sorted(self._live.invalid.items())]
+        return KpiCatalogue(generated_at=now, kpis=tiles, skipped=skipped)
 
     def series(
         self,
@@ -153,21 +163,25 @@ class Reports:
         seen = merge_sources(view.activity.sources for view in partitions.values())
         topics = self._topic_health(partitions)
         lag_by_topic = {t.topic: t for t in topics}
+        # Followed, and the group has assigned its partitions (their rows are in the store).
+        consumed = set(self._live.topics) & {topic for topic, _ in partitions}
         rows = []
         registered: set[str] = set()
         for source in sorted(self._registry.items("source"), key=lambda s: str(s.get("id"))):
             ce_source = SOURCE_PREFIX + str(source.get("id"))
             registered.add(ce_source)
-            rows.append(self._source_row(ce_source, source, seen.get(ce_source), lag_by_topic, now))
+            row = _Row(ce_source, source, seen.get(ce_source), consumed)
+            rows.append(self._source_row(row, lag_by_topic, now))
         for ce_source in sorted(set(seen) - registered):
-            rows.append(self._source_row(ce_source, None, seen[ce_source], lag_by_topic, now))
+            row = _Row(ce_source, None, seen[ce_source], consumed)
+            rows.append(self._source_row(row, lag_by_topic, now))
         return HealthReport(generated_at=now, sources=rows, topics=topics)
 
     def _topic_health(
         self, partitions: Mapping[tuple[str, int], PartitionView]
     ) -> list[TopicHealth]:
         result = []
-        for topic in [*self._data_topics, self._settings.dlq_topic]:
+        for topic in [*self._live.topics, self._settings.dlq_topic]:
             lags = [lag for (t, _), lag in self._lag.latest.items() if t == topic]
             poison: dict[str, int] = {}
             for (t, _), view in partitions.items():
@@ -186,13 +200,9 @@ class Reports:
         return result
 
     def _source_row(
-        self,
-        ce_source: str,
-        source: Mapping[str, object] | None,
-        seen: SourceActivity | None,
-        lag_by_topic: Mapping[str, TopicHealth],
-        now: datetime,
+        self, row: _Row, lag_by_topic: Mapping[str, TopicHealth], now: datetime
     ) -> SourceHealth:
+        ce_source, source, seen = row.ce_source, row.source, row.seen
         cadence = _text(source, "cadence")
         limits = self._settings.thresholds(cadence)
         topic = _text(source, "topic")
@@ -207,7 +217,14 @@ class Reports:
             cadence=cadence,
             registered=source is not None,
             source_status=_text(source, "status"),
-            status=source_status(last, _created(source), now, limits),
+            status=health_state(
+                expected=source is not None and _text(source, "status") in (None, "active"),
+                consumed=topic in row.consumed if topic else True,
+                last_seen=last,
+                registered_at=_created(source),
+                now=now,
+                limits=limits,
+            ),
             last_event_at=last,
             last_event_time=seen.last_event_time if seen else None,
             events_total=seen.events if seen else 0,
@@ -218,6 +235,32 @@ class Reports:
             late_after_s=limits.late.total_seconds(),
             silent_after_s=limits.silent.total_seconds(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A source to report: its CloudEvents source, registry entity, activity seen."""
+
+    ce_source: str
+    source: Mapping[str, object] | None
+    seen: SourceActivity | None
+    consumed: set[str]
+
+
+def backfill_views(partitions: Mapping[tuple[str, int], PartitionView]) -> dict[str, BackfillView]:
+    """Return each backfilling KPI's progress over the partitions still building it."""
+    found: dict[str, list[Progress]] = {}
+    for view in partitions.values():
+        for kpi_id, backfill in view.state.backfills.items():
+            found.setdefault(kpi_id, []).append(progress(backfill, view.position))
+    result = {}
+    for kpi_id, parts in found.items():
+        done, total = sum(p.done for p in parts), sum(p.total for p in parts)
+        result[kpi_id] = BackfillView(
+            records_done=done, records_total=total, partitions_pending=len(parts),
+            progress=round(done / total, 4) if total else 0.0,
+        )  # fmt: skip
+    return result
 
 
 def _text(source: Mapping[str, object] | None, name: str) -> str | None:

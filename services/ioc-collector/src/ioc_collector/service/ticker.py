@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from ioc_collector.adapters.lag import LagProbe
@@ -35,7 +35,7 @@ class Ticker:
         reports: Reports,
         hub: LiveHub,
         publisher: SnapshotPublisher,
-        topics: Sequence[str],
+        topics: Callable[[], Sequence[str]],
         tick_interval_s: float,
         lag_interval_s: float,
     ) -> None:
@@ -45,7 +45,7 @@ class Ticker:
         self._reports = reports
         self._hub = hub
         self._publisher = publisher
-        self._topics = list(topics)
+        self._topics = topics  # the topics followed now
         self._tick_s = tick_interval_s
         self._lag_s = lag_interval_s
         self._last_lag = 0.0
@@ -78,7 +78,7 @@ class Ticker:
         if time.monotonic() - self._last_lag >= self._lag_s:
             self._last_lag = time.monotonic()
             positions = {key: view.position for key, view in self._view.partitions().items()}
-            await self._lag.measure(self._topics, positions)
+            await self._lag.measure(self._topics(), positions)
         now = datetime.now(UTC)
         self._hub.offer("kpis", self._reports.catalogue(now))
         self._hub.offer("health", self._reports.health(now))

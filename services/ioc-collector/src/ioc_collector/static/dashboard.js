@@ -10,6 +10,11 @@ const STATUS_TEXT = {
   met: "Đạt (met)", not_met: "Chưa đạt (not met)", no_data: "Chưa có dữ liệu (no data)",
   no_target: "Không có mục tiêu (no target)",
 };
+// States beside the freshness (OK, LATE, SILENT are shown as they are).
+const HEALTH_TEXT = {
+  NOT_CONSUMED: "Chưa thu thập (not collected)",
+  NOT_EXPECTED: "Không theo dõi (not expected)",
+};
 const WINDOW_TEXT = { hour: "Giờ (hour)", day: "Ngày (day)", month: "Tháng (month)" };
 const TREND_TEXT = { up: "▲", down: "▼", flat: "■" };
 const sparklines = new Map();
@@ -53,6 +58,8 @@ function buildTile(kpi) {
     el("div", {}, el("span", { class: "kpi-value" }), el("span", { class: "kpi-unit", text: kpi.unit })),
     el("div", { class: "meta" }, el("span", { class: "kpi-target" }), el("span", { class: "badge kpi-status" })),
     el("div", { class: "meta" }, el("span", { class: "kpi-window" }), el("span", { class: "kpi-trend" })),
+    el("div", { class: "kpi-backfill", hidden: "" },
+      el("span", { class: "backfill-text" }), el("progress", { class: "backfill-bar", max: "1" })),
     el("canvas", { class: "sparkline", height: "42" }));
   tile.addEventListener("click", () => selectKpi(kpi.id));
   return tile;
@@ -72,7 +79,17 @@ function updateTile(tile, kpi) {
   trend.className = `kpi-trend trend-${kpi.trend || "none"}`;
   trend.textContent = kpi.trend && kpi.previous
     ? `${TREND_TEXT[kpi.trend]} so với kỳ trước (vs previous) ${formatValue(kpi.previous.value)}` : "";
+  updateBackfill(tile.querySelector(".kpi-backfill"), kpi.backfill);
   drawSparkline(tile.querySelector("canvas"), kpi);
+}
+
+function updateBackfill(box, backfill) {
+  box.hidden = !backfill;
+  if (!backfill) return;
+  const percent = numberVi.format(Math.floor(backfill.progress * 1000) / 10);
+  box.querySelector(".backfill-text").textContent = `Đang tính lại từ đầu (backfilling) ${percent} % · `
+    + `${numberVi.format(backfill.records_done)} / ${numberVi.format(backfill.records_total)}`;
+  box.querySelector(".backfill-bar").value = backfill.progress;
 }
 
 function drawSparkline(canvas, kpi) {
@@ -172,7 +189,8 @@ function renderHealth(data) {
     el("td", {}, el("div", { text: s.name || s.id }), el("div", { class: "en", text: s.registered ? s.id : `${s.id} – chưa đăng ký (not registered)` })),
     el("td", { text: s.topic || "–" }),
     el("td", { text: s.cadence || "–" }),
-    el("td", {}, el("span", { class: `pill status-${s.status} source-status`, text: s.status })),
+    el("td", {}, el("span", { class: `pill status-${s.status} source-status`, "data-status": s.status,
+      text: HEALTH_TEXT[s.status] || s.status })),
     el("td", { text: ageText(s.last_event_at) }),
     el("td", { text: numberVi.format(s.events_per_minute) }),
     el("td", { text: numberVi.format(s.events_total) }),

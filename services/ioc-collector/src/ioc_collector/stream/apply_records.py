@@ -48,7 +48,7 @@ class RecordApplier:
         spans: RecordSpans,
         dlq_topic: str,
     ) -> None:
-        self._aggregator = aggregator
+        self.aggregator = aggregator
         self._validators = validators
         self._metrics = metrics
         self._spans = spans
@@ -65,7 +65,7 @@ class RecordApplier:
         failed: dict[int, str] = {}
         try:
             decoded = decode_batch(topic, partition, records, self._validators)
-            self._aggregator.apply_batch(decoded.events, owned.state, now)
+            self.aggregator.apply_batch(decoded.events, owned.state, now)
             _count_events(owned.activity, decoded.events)
             for record, poison in decoded.poison:
                 failed[record.offset] = poison.reason
@@ -83,7 +83,7 @@ class RecordApplier:
         now: datetime,
     ) -> int:  # fmt: skip
         """Apply the records one at a time (the reference path; never raises for a record)."""
-        self._aggregator.tick(owned.state, now)
+        self.aggregator.tick(owned.state, now)
         spans = [] if topic == self._dlq_topic else self._spans.start(topic, partition, records)
         failed: dict[int, str] = {}
         applied = 0
@@ -111,7 +111,7 @@ class RecordApplier:
                 self._metrics.poison.labels(record.topic, decoded.reason).inc()
                 record_poison(owned.activity, decoded.reason, record.timestamp)
                 return decoded.reason
-            self._aggregator.apply(decoded, owned.state)
+            self.aggregator.apply(decoded, owned.state)
             event_time = decoded.time.isoformat()
             record_event(owned.activity, decoded.source, record.timestamp, event_time)
         except Exception:  # a bug must cost one record, not the stream

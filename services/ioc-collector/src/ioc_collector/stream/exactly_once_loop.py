@@ -49,6 +49,7 @@ from ioc_collector.adapters.state_and_positions_store import (
 )
 from ioc_collector.domain.activity import PartitionActivity
 from ioc_collector.domain.batch import BatchAggregator
+from ioc_collector.domain.coverage import reconcile
 from ioc_collector.domain.owned_partition import OwnedPartition
 from ioc_collector.domain.state import AggregationState, dump_state, load_state
 from ioc_collector.metrics import CollectorMetrics
@@ -113,6 +114,16 @@ class StreamProcessor:
         self.owned: dict[TopicPartitionKey, OwnedPartition] = {}
         self.version = 0
         self.listener = _Listener(self)
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while records are applied or committed; a backfill step takes it too."""
+        return self._lock
+
+    @property
+    def aggregator(self) -> BatchAggregator:
+        """The KPI catalogue the loop applies."""
+        return self._aggregator
 
     def start(self) -> None:
         """Run the loop in the background."""
@@ -252,17 +263,40 @@ class StreamProcessor:
         rows = await self._store.load(keys)
         for key in keys:
             if key in self.owned:
-                self.owned[key] = self._loaded(rows.get(key))
+                self.owned[key] = self._loaded(key, rows.get(key))
                 await self._seek(TopicPartition(*key), self.owned[key])
         self.version += 1
 
-    def _loaded(self, row: PartitionRow | None) -> OwnedPartition:
+    def _loaded(self, key: TopicPartitionKey, row: PartitionRow | None) -> OwnedPartition:
         owned = _from_row(row)
-        dropped = self._aggregator.reset_stale(owned.state)
-        if dropped:
-            log.warning("KPI definitions changed; their state restarts", extra={"kpis": dropped})
-            owned.dirty = True
+        self._fit(key, owned)
         return owned
+
+    def _fit(self, key: TopicPartitionKey, owned: OwnedPartition) -> None:
+        """Fit the partition's state to the catalogue: drop stale KPIs, start backfills."""
+        fresh = owned.revision is None and owned.position == 0 and not owned.dirty
+        wanted = self._aggregator.fingerprints(key[0])
+        changed = reconcile(owned.state, wanted, fresh=fresh)
+        if changed:
+            log.info(
+                "KPI catalogue fitted",
+                extra={"partition": f"{key[0]}/{key[1]}", "dropped": changed.dropped,
+                       "backfills": changed.started},
+            )  # fmt: skip
+            owned.dirty = True
+
+    async def set_aggregator(self, aggregator: BatchAggregator) -> None:
+        """Apply a new KPI catalogue from the next batch on, fitting every owned partition."""
+        async with self._lock:
+            self._aggregator = aggregator
+            self._applier.aggregator = aggregator
+            for key, owned in self.owned.items():
+                self._fit(key, owned)
+            self.version += 1
+
+    def resubscribe(self, topics: Sequence[str]) -> None:
+        """Follow a new set of topics; the group rebalances (the listener moves the state)."""
+        self._consumer.subscribe(list(topics), listener=self.listener)
 
     async def _seek(self, tp: TopicPartition, owned: OwnedPartition) -> None:
         try:
@@ -291,7 +325,7 @@ class StreamProcessor:
             fresh = [tp for tp in assigned if _key(tp) not in self.owned]
             rows = await self._store.load([_key(tp) for tp in fresh])
             for tp in fresh:
-                self.owned[_key(tp)] = self._loaded(rows.get(_key(tp)))
+                self.owned[_key(tp)] = self._loaded(_key(tp), rows.get(_key(tp)))
                 await self._seek(tp, self.owned[_key(tp)])
             self.version += 1
             log.info(
