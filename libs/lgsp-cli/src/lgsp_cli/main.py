@@ -15,6 +15,7 @@ import typer
 
 from lgsp_cli.audit_cli import audit
 from lgsp_cli.contracts_cli import contracts
+from lgsp_cli.kpi_cli import kpi
 from lgsp_cli.ops_cli import kpis, publish, sources, tail
 from lgsp_cli.registry_cli import registry
 from lgsp_cli.subscribe_cli import subscribe
@@ -32,6 +33,7 @@ def build_app() -> typer.Typer:
     cli.add_typer(registry, name="registry")
     cli.add_typer(contracts, name="contracts")
     cli.add_typer(audit, name="audit")
+    cli.add_typer(kpi, name="kpi")
     cli.add_typer(subscribe, name="subscribe")
     for command in (publish, tail, kpis, sources):
         cli.command()(command)

@@ -15,6 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from lgsp_cli.junit_report import JunitOpt, write_junit
+from lgsp_cli.kpi_cli import KpiFileError
+from lgsp_cli.registry_check_report import check_cases
 from lgsp_cli.registry_client import (
     DEFAULT_URL,
     RegistryClient,
@@ -22,7 +25,7 @@ from lgsp_cli.registry_client import (
     default_token,
     load_contract,
 )
-from lgsp_cli.registry_seed import default_seed_file, seed
+from lgsp_cli.registry_seed import default_kpis_dir, default_seed_file, seed
 from lgsp_common.settings import repo_root
 
 registry = typer.Typer(
@@ -94,11 +97,21 @@ def _show_key(created: dict[str, Any]) -> None:
 def org_create(
     ctx: typer.Context,
     org_id: Annotated[str, typer.Argument(help="Slug, e.g. so-tai-chinh.")],
-    code: Annotated[str, typer.Option(help="Official agency code, e.g. 000.00.17.H03.")],
+    code: Annotated[
+        str,
+        typer.Option(
+            help="Official agency code (mã định danh cơ quan): 2 to 6 dot-separated groups of "
+            "1-4 digits or capital letters, e.g. 000.00.17.H03 (a level-3 unit of province H03)."
+        ),
+    ],
     name_vi: Annotated[str, typer.Option(help="Vietnamese name.")],
     name_en: Annotated[str, typer.Option(help="English name.")],
 ) -> None:
-    """Register an organisation (operator token)."""
+    """Register an organisation (operator token).
+
+    The agency code follows the national format of QCVN 102:2016/BTTTT, e.g. 000.00.17.H03:
+    groups of 1-4 digits or capital letters separated by dots (2 to 6 groups).
+    """
     body = {"id": org_id, "code": code, "name_vi": name_vi, "name_en": name_en}
     _show(_run(lambda: _client(ctx).post("/v1/organisations", body)))
 
@@ -165,10 +178,19 @@ def contract_check(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Schema file.")],
     examples: ExamplesOpt = None,
     subject: SubjectOpt = None,
+    junit: JunitOpt = None,
 ) -> None:
     """Dry run: would this version be accepted? Exit 1 when not, printing every reason."""
     body, chosen = _contract_request(file, examples, subject)
-    result = _run(lambda: _client(ctx).post(f"/v1/subjects/{chosen}/compatibility", body))
+    try:
+        result = _client(ctx).post(f"/v1/subjects/{chosen}/compatibility", body)
+    except RegistryError as exc:
+        if junit is not None and exc.status == 422:
+            write_junit(junit, "lgsp registry contract check", check_cases(file, body, exc))
+        typer.echo(exc.describe(), err=True)
+        raise typer.Exit(1 if exc.status in (403, 409) else 2) from exc
+    if junit is not None:
+        write_junit(junit, "lgsp registry contract check", check_cases(file, body, None, result))
     rules = f"{result['compatibility']}/{result['policy']}"
     if result["compatible"]:
         known = result.get("registered_version")
@@ -285,8 +307,17 @@ def seed_command(
     seed_file: Annotated[
         Path | None, typer.Option(help="Organisations and sources (default: the repository's).")
     ] = None,
+    kpis_dir: Annotated[
+        Path | None,
+        typer.Option(help="KPI YAML files to push (default: services/ioc-collector/kpis)."),
+    ] = None,
 ) -> None:
-    """Register the departments, sources and contracts of contracts/ (idempotent)."""
+    """Register the departments, sources, contracts and KPIs of the repository (idempotent)."""
     folder = contracts_dir or repo_root() / "contracts"
-    tally = _run(lambda: seed(_client(ctx), folder, seed_file or default_seed_file()))
+    kpis = kpis_dir or default_kpis_dir()
+    try:
+        tally = _run(lambda: seed(_client(ctx), folder, seed_file or default_seed_file(), kpis))
+    except KpiFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(", ".join(f"{what}: {count}" for what, count in sorted(tally.items())))

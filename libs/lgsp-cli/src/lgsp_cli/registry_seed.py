@@ -1,8 +1,10 @@
 """`lgsp registry seed`: the departments, sources and contracts of contracts/, idempotently.
 
 Organisations and sources come from `services/registry/seed.json`; every `v<n>.schema.json`
-under `contracts/topics/` is pushed in version order with its examples. Running it again changes
-nothing: existing organisations and sources are kept, identical contracts return their version.
+under `contracts/topics/` is pushed in version order with its examples; then every KPI file of
+the collector's seed folder (`services/ioc-collector/kpis/*.yaml`, read as data) is pushed.
+Running it again changes nothing: existing organisations and sources are kept, identical
+contracts return their version, identical KPIs keep theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lgsp_cli.kpi_cli import load_kpi_file, push_kpi
 from lgsp_cli.registry_client import RegistryClient, RegistryError, load_contract, version_files
 from lgsp_common.settings import repo_root
 from lgsp_common.topics import contract_topics
@@ -20,6 +23,11 @@ from lgsp_common.topics import contract_topics
 def default_seed_file() -> Path:
     """Return the seed file of the repository."""
     return repo_root() / "services" / "registry" / "seed.json"
+
+
+def default_kpis_dir() -> Path:
+    """Return the collector's KPI seed folder of the repository."""
+    return repo_root() / "services" / "ioc-collector" / "kpis"
 
 
 def _ensure(client: RegistryClient, path: str, body: dict[str, Any], tally: Counter[str]) -> None:
@@ -51,8 +59,14 @@ def _extension(contracts_dir: Path, topic: str) -> dict[str, Any]:
     return extension if isinstance(extension, dict) else {}
 
 
-def seed(client: RegistryClient, contracts_dir: Path, seed_file: Path) -> Counter[str]:
-    """Register the seed data; returns how many of each kind were created or kept."""
+def seed(
+    client: RegistryClient, contracts_dir: Path, seed_file: Path, kpis_dir: Path | None = None
+) -> Counter[str]:
+    """Register the seed data; returns how many of each kind were created or kept.
+
+    `kpis_dir` defaults to the collector's seed folder; a folder that does not exist is skipped.
+    """
+    kpis_dir = kpis_dir or default_kpis_dir()
     data = json.loads(seed_file.read_text(encoding="utf-8"))
     tally: Counter[str] = Counter()
     owners: dict[str, str] = {}
@@ -73,4 +87,8 @@ def seed(client: RegistryClient, contracts_dir: Path, seed_file: Path) -> Counte
             body, _ = load_contract(file)
             status, _ = client.send("POST", f"/v1/subjects/{topic}/versions", body)
             tally["contracts created" if status == 201 else "contracts kept"] += 1
+    if kpis_dir.is_dir():
+        for path in sorted(kpis_dir.glob("*.yaml")):
+            _, changed = push_kpi(client, load_kpi_file(path))
+            tally["kpis pushed" if changed else "kpis kept"] += 1
     return tally
