@@ -58,6 +58,8 @@ SERVICES = (
     ServiceSpec("lgsp-gateway", "lgsp_gateway", "LGSP_GATEWAY_", 8080),
     ServiceSpec("ioc-collector", "ioc_collector", "IOC_COLLECTOR_", 8082),
     ServiceSpec("population-adapter", "population_adapter", "POPULATION_ADAPTER_", 8083),
+    # One webhook delivery worker (more share the subscriptions' partitions as consumer groups).
+    ServiceSpec("lgsp-webhooks", "lgsp_gateway.delivery", "LGSP_WEBHOOKS_", 8084),
 )
 
 
@@ -150,6 +152,9 @@ class Platform:
             "POPULATION_ADAPTER_CONSUMER_RESOURCE": POPULATION_RESOURCE,
             "LGSP_GATEWAY_POPULATION_RESOURCE": POPULATION_RESOURCE,
             "LGSP_GATEWAY_POPULATION_ADAPTER_URL": self.url(SERVICES[3]),
+            # Local runs deliver webhooks to receivers on this machine.
+            "LGSP_REGISTRY_WEBHOOKS_ALLOW_LOOPBACK": "true",
+            "LGSP_WEBHOOKS_ALLOW_LOOPBACK": "true",
         }
         for name, value in wiring.items():
             env.setdefault(name, value)
