@@ -31,7 +31,7 @@ from ioc_collector.service.reports import Reports
 from ioc_collector.service.ticker import Ticker
 from ioc_collector.settings import SERVICE, CollectorSettings
 from ioc_collector.stream.apply_records import RecordApplier
-from ioc_collector.stream.backfill import BackfillRunner
+from ioc_collector.stream.backfill import BackfillRunner, backfill_consumer
 from ioc_collector.stream.exactly_once_loop import StreamProcessor
 from lgsp_common.kafka import KafkaProbe, create_consumer, create_producer, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
@@ -171,5 +171,4 @@ async def _start_stream(
 
 
 def _backfill_consumer(settings: CollectorSettings) -> AIOKafkaConsumer:
-    return create_consumer(settings.kafka, f"{SERVICE}-{settings.instance_id}-backfill", None,
-                           max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
+    return backfill_consumer(settings.kafka, f"{SERVICE}-{settings.instance_id}-backfill")

@@ -40,9 +40,19 @@ from ioc_collector.domain.owned_partition import OwnedPartition
 from ioc_collector.domain.state import AggregationState, Backfill
 from ioc_collector.metrics import CollectorMetrics
 from ioc_collector.stream.exactly_once_loop import StreamProcessor
+from lgsp_common.kafka import create_consumer
+from lgsp_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 Job = tuple[TopicPartitionKey, str]
+
+
+FETCH_BYTES = 4 * 1024 * 1024  # per partition and fetch: a backfill reads long runs
+
+
+def backfill_consumer(kafka: KafkaSettings, client_id: str) -> AIOKafkaConsumer:
+    """Build the consumer a backfill reads with (outside any group, assigned by hand)."""
+    return create_consumer(kafka, client_id, None, max_partition_fetch_bytes=FETCH_BYTES)
 
 
 class _Restart(Exception):

@@ -1,0 +1,298 @@
+"""Backfill of a KPI pushed at runtime, while the collector keeps serving its other KPIs live.
+
+    uv run python bench/collector_backfill_bench.py [--events 1000000] [--rate 1000]
+                                                    [--seconds 20]
+
+Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
+
+1. Pre-fills a 3-partition "history" topic with `--events` valid dossier events, in time order
+   over the last 30 days (as recorded history is), with the gateway's encoding.
+2. Raw baseline: a plain aiokafka consumer reads them all, built from the same settings function
+   as the collector's backfill consumer (`ioc_collector.stream.backfill.backfill_consumer`),
+   with the same records per fetch.
+3. Starts the gateway and one collector process that follows the registry: sources for the
+   history topic and a live topic, the repository's dossier KPIs and the freshness probe KPI on
+   the live topic. Waits until the collector has consumed the whole history topic.
+4. Freshness without a backfill: `--seconds` of steady `--rate` events/s through the gateway on
+   the live topic, probes timed from the 202 to the API (as in `collector_bench.py`).
+5. Pushes a KPI on the history topic to the registry and keeps the same traffic up until the
+   backfill has handed over: backfill events/s (records over the time from push to hand-over),
+   freshness p50/p99 during it, and a check that the KPI's values add up to every event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from aiokafka import AIOKafkaProducer
+from collector_bench import Freshness, percentile
+from collector_bench_support import BASE, DISTRICTS, PROBE_KPI, ROOT, SCHEMA, start_process
+
+from ioc_collector.stream.backfill import backfill_consumer
+from lgsp_common.api_keys import hash_api_key
+from lgsp_common.envelope import CloudEvent, to_kafka
+from lgsp_common.settings import KafkaSettings
+from lgsp_common.topics import TopicSpec, ensure_topics
+from lgsp_devkit.kafka_local import LocalKafka, free_port
+from lgsp_devkit.testing import new_api_key, publish_registry_changes
+
+FETCH_RECORDS = 5000  # the collector's default backfill_max_batch
+DAYS = 30
+
+
+def backfill_kpi(topic: str) -> dict[str, Any]:
+    """The KPI pushed at runtime: dossiers per district and day."""
+    return {"id": "history-by-district", "title_vi": "Hồ sơ theo huyện (lịch sử)",
+            "title_en": "Dossiers by district (history)", "topic": topic,
+            "measure": {"kind": "count"}, "dimensions": ["district_code"],
+            "time_field": "submitted_at", "window": "day", "allowed_lateness": "PT1H",
+            "idle_timeout": "P3650D", "unit": "dossiers", "version": 1,
+            "status": "active"}  # fmt: skip
+
+
+def live_kpis(topic: str) -> list[dict[str, Any]]:
+    """The KPIs served live during the backfill: the repository's dossier KPIs and the probe."""
+    found = [yaml.safe_load(PROBE_KPI.format(topic=topic))]
+    for path in sorted((ROOT / "services/ioc-collector/kpis").glob("*.yaml")):
+        kpi = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if kpi["topic"] == "tthc.dossier.v1":
+            found.append({**kpi, "topic": topic})
+    return [{**kpi, "version": 1, "status": "active"} for kpi in found]
+
+
+async def prefill(kafka: KafkaSettings, topic: str, count: int) -> None:
+    """Write `count` dossiers in time order over the last DAYS days (binary mode, entity key)."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all",
+                                linger_ms=20, max_batch_size=512 * 1024)  # fmt: skip
+    await producer.start()
+    rng = random.Random(1)
+    first = datetime.now(UTC) - timedelta(days=DAYS)
+    step = timedelta(days=DAYS) / count
+    try:
+        for start in range(0, count, 5000):
+            futures = []
+            for n in range(start, min(count, start + 5000)):
+                data = {**BASE, "dossier_id": f"H-{n:08d}", "district_code": rng.choice(DISTRICTS),
+                        "channel": rng.choice(["online", "paper"]),
+                        "submitted_at": (first + step * n).isoformat()}  # fmt: skip
+                event = CloudEvent(source="/sources/history", type="t.submitted", data=data)
+                record = to_kafka(event, data["dossier_id"], carrier={})
+                futures.append(await producer.send(topic, record.value, key=record.key,
+                                                   headers=record.headers))  # fmt: skip
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def plain_rate(kafka: KafkaSettings, topic: str, count: int) -> float:
+    """Events/s of a plain consumer over the whole topic (clock from its first batch)."""
+    consumer = backfill_consumer(kafka, "bench-plain")
+    consumer.subscribe([topic])
+    await consumer.start()
+    seen, first, started = 0, 0, 0.0
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
+            seen += sum(len(records) for records in batches.values())
+            if batches and not started:
+                first, started = seen, time.perf_counter()
+    finally:
+        await consumer.stop()
+    return (count - first) / (time.perf_counter() - started)
+
+
+async def register(kafka: KafkaSettings, registry: str, history: str, live: str) -> str:
+    """Register both sources, their contracts, the live KPIs and a gateway key; return it."""
+    key_id, key = new_api_key()
+    changes: list[tuple[str, str, dict[str, Any] | None]] = []
+    for name, topic in (("history", history), ("live", live)):
+        changes.append(
+            (
+                "source",
+                name,
+                {
+                    "id": name,
+                    "topic": topic,
+                    "status": "active",
+                    "cadence": "realtime",
+                    "organisation_id": "bench",
+                },
+            )
+        )
+        changes.append(("contract", f"c-{name}", {"id": f"c-{name}", "subject": topic,
+                                                  "version": 1, "schema": SCHEMA}))  # fmt: skip
+    changes.append(("api_key", key_id, {"id": key_id, "source_id": "live",
+                                        "key_hash": hash_api_key(key)}))  # fmt: skip
+    changes += [("kpi", kpi["id"], kpi) for kpi in live_kpis(live)]
+    await publish_registry_changes(kafka, registry, changes)
+    return key
+
+
+async def counted(http: httpx.AsyncClient, url: str, topic: str) -> int:
+    body = (await http.get(url + "/v1/streams/counts", timeout=10)).json()
+    return sum(s["events"] for s in body["sources"] if s["topic"] == topic)
+
+
+async def history_tile(http: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
+    tiles = (await http.get(url + "/v1/kpis", timeout=10)).json()["kpis"]
+    return next((t for t in tiles if t["id"] == "history-by-district"), None)
+
+
+async def history_total(http: httpx.AsyncClient, url: str) -> int:
+    """The backfilled KPI's values over every day, added up."""
+    since = (datetime.now(UTC) - timedelta(days=DAYS + 2)).date().isoformat()
+    answer = await http.get(url + "/v1/kpis/history-by-district/series", params={"from": since})
+    return int(sum(p["value"] or 0 for p in answer.json()["points"]))
+
+
+async def traffic_until(
+    run: Freshness, http: httpx.AsyncClient, done: asyncio.Event, most_s: float
+) -> None:
+    """Keep the steady traffic (with probes) going until `done` is set, `most_s` at most."""
+    deadline = time.monotonic() + most_s
+    while not done.is_set() and time.monotonic() < deadline:
+        await run.send(http, 1.0, probes=True)
+
+
+def processes_env(
+    kafka: KafkaSettings, root: Path, topics: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    gateway = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "LGSP_GATEWAY_REGISTRY_TOPIC": topics["registry"], "LGSP_GATEWAY_LOG_LEVEL": "WARNING",
+        "LGSP_GATEWAY_DLQ_TOPIC": topics["dlq"], "LGSP_GATEWAY_AUDIT_TOPIC": topics["audit"],
+        "LGSP_GATEWAY_RATE_LIMIT_PER_SOURCE": "1000000", "LGSP_GATEWAY_RATE_LIMIT_BURST": "1000000",
+        "LGSP_GATEWAY_MAX_BATCH_EVENTS": "1000",
+    }  # fmt: skip
+    (root / "kpis").mkdir(parents=True, exist_ok=True)  # an empty seed: the registry has KPIs
+    (root / "kpis" / "unused.yaml").write_text(PROBE_KPI.format(topic=topics["live"]))
+    collector = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "IOC_COLLECTOR_GROUP_ID": "bench",
+        "IOC_COLLECTOR_KPIS_DIR": str(root / "kpis"),
+        "IOC_COLLECTOR_STORE_PATH": str(root / "collector.sqlite3"),
+        "IOC_COLLECTOR_REGISTRY_TOPIC": topics["registry"],
+        "IOC_COLLECTOR_DLQ_TOPIC": topics["dlq"], "IOC_COLLECTOR_KPI_TOPIC": topics["kpi"],
+        "IOC_COLLECTOR_LOG_LEVEL": "WARNING", "IOC_COLLECTOR_MAX_BATCH": "2000",
+    }  # fmt: skip
+    return gateway, collector
+
+
+async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) -> None:
+    """Run the whole measurement and print the figures."""
+    run_id = uuid.uuid4().hex[:8]
+    roles = ("registry", "dlq", "kpi", "audit")
+    topics = {"history": f"bench.hist-{run_id}.v1", "live": f"bench.live-{run_id}.v1",
+              **{role: f"bench.{role}-{run_id}" for role in roles}}  # fmt: skip
+    await ensure_topics(kafka, [
+        TopicSpec(name, 1 if role == "registry" else 3,
+                  config={"cleanup.policy": "compact"} if role in {"registry", "kpi"} else {})
+        for role, name in topics.items()
+    ])  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="collector-backfill-bench-"))
+    started = time.perf_counter()
+    await prefill(kafka, topics["history"], events)
+    print(f"pre-filled {events} events in {time.perf_counter() - started:.0f} s")
+    plain = await plain_rate(kafka, topics["history"], events)
+    key = await register(kafka, topics["registry"], topics["history"], topics["live"])
+    gateway_env, collector_env = processes_env(kafka, root, topics)
+    gw_port, ioc_port = free_port(), free_port()
+    gateway_url, url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{ioc_port}"
+    processes = [
+        start_process("lgsp_gateway", gateway_env | {"LGSP_GATEWAY_PORT": str(gw_port)},
+                      gateway_url, root / "gateway.log"),
+        start_process("ioc_collector", collector_env | {"IOC_COLLECTOR_PORT": str(ioc_port)},
+                      url, root / "collector.log"),
+    ]  # fmt: skip
+    try:
+        await measure(kafka, (url, gateway_url), topics, key, (events, rate), seconds, plain)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+    print(f"logs in {root}")
+
+
+async def measure(
+    kafka: KafkaSettings, urls: tuple[str, str], topics: dict[str, str], key: str,
+    load: tuple[int, int], seconds: float, plain: float,
+) -> None:  # fmt: skip
+    """Freshness without, then during, the backfill of a KPI pushed now; print the figures."""
+    (url, gateway_url), (events, rate) = urls, load
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        started = time.perf_counter()
+        while await counted(http, url, topics["history"]) < events:  # noqa: ASYNC110 - over HTTP
+            await asyncio.sleep(0.5)
+        print(f"collector consumed the history live in {time.perf_counter() - started:.0f} s")
+        run = Freshness(gateway_url, url, topics["live"], key, rate)
+        await run.send(http, 3, probes=False)  # warm-up
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(run.watch(http, stop))
+        await run.send(http, seconds, probes=True)
+        quiet_probes = len(run.acked)
+        pushed_kpi = backfill_kpi(topics["history"])
+        await publish_registry_changes(kafka, topics["registry"],
+                                       [("kpi", pushed_kpi["id"], pushed_kpi)])  # fmt: skip
+        pushed = time.perf_counter()
+        done = asyncio.Event()
+        traffic = asyncio.create_task(traffic_until(run, http, done, 1800))
+        progress: list[tuple[float, int]] = []
+        while (tile := await history_tile(http, url)) is None or tile["backfill"] is not None:
+            if tile is not None and tile["backfill"] is not None:
+                progress.append((time.perf_counter(), tile["backfill"]["records_done"]))
+            await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - pushed
+        done.set()
+        await traffic
+        stop.set()
+        await asyncio.wait_for(watcher, 120)
+        total = await history_total(http, url)
+    quiet, during = run.samples[:quiet_probes], run.samples[quiet_probes:]
+    backfill = events / elapsed
+    print(f"backfill of one KPI over {events} recorded events (3 partitions), live traffic on")
+    print(f"  backfill, push to hand-over : {backfill:10.0f} events/s ({elapsed:.1f} s)")
+    print(f"  plain aiokafka consumer     : {plain:10.0f} events/s")
+    print(f"  ratio                       : {backfill / plain:10.2f}")
+    print(f"  values: every event counted : {total == events} ({total} of {events})")
+    print(f"freshness of the other KPIs, gateway 202 -> API, {rate} events/s, probes every 100 ms")
+    for name, samples in (("without backfill", quiet), ("during backfill", during)):
+        p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+        print(f"  {name:17}: {len(samples):5} probes, p50 {p50:7.1f} ms, p99 {p99:7.1f} ms")
+
+
+def kafka_servers() -> str:
+    return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+def main() -> None:
+    """Parse arguments, start Kafka if needed, run the bench."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    cluster = None
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        cluster = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = cluster.start()
+    try:
+        kafka = KafkaSettings(bootstrap_servers=kafka_servers())
+        asyncio.run(bench(kafka, args.events, args.rate, args.seconds))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
