@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from share_env import (
     AUDIT_KEY,
     CURSOR_KEY,
     SECRET_ID,
     Share,
     consumer_changes,
+    payload,
     projected,
     publish,
     read_topic,
     share_setup,
 )
+from typer.testing import CliRunner
 
+from lgsp_cli.main import app
 from lgsp_common.audit import verify_chain
+from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
@@ -240,3 +247,73 @@ async def test_revocation_and_narrowing_take_effect_mid_long_poll(gateway: Gatew
     took = time.monotonic() - revoked_at
     assert_problem(answer, 403, "forbidden")
     assert took < 2.0, f"revocation took {took:.2f} s mid-long-poll"
+
+
+async def test_a_partition_added_to_the_topic_is_read_from_its_start(gateway: Gateway) -> None:
+    share, http = gateway
+    await publish(http, share, 0, 3)
+    _, cursor = await read_all(http, share, share.keys["ok"], 3)
+    admin = AIOKafkaAdminClient(bootstrap_servers=share.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_partitions({share.topic: NewPartitions(total_count=4)})
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=share.kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        event = CloudEvent(source="/sources/src-a", type="t.case", data=payload(9))
+        record = to_kafka(event, "HS-0009")
+        await producer.send_and_wait(
+            share.topic, record.value, key=record.key, headers=record.headers, partition=3
+        )
+    finally:
+        await producer.stop()
+    found: list[dict[str, Any]] = []
+    async with asyncio.timeout(30):
+        while not found:
+            answer = await read(http, share, share.keys["ok"], position=cursor, wait_ms=3000)
+            found += answer.json()["records"]
+            cursor = answer.json()["next"]
+    assert [(r["kafkapartition"], r["kafkaoffset"]) for r in found] == [(3, 0)]
+    assert found[0]["data"] == projected(9)
+
+
+async def test_lgsp_consume_prints_records_and_keeps_its_cursor(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    share, http = gateway
+    await publish(http, share, 0, 4)
+    runner = CliRunner()
+    cursor = tmp_path / "cursor"
+    args = ["consume", share.topic, "--key", share.keys["ok"], "--gateway", str(http.base_url)]
+    args += ["--cursor-file", str(cursor), "--commit"]
+
+    async def run(*extra: str) -> list[dict[str, Any]]:
+        result = await asyncio.to_thread(runner.invoke, app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    first = await run("--from", "earliest")
+    assert sorted(r["data"]["case_id"] for r in first) == [f"HS-{i:04d}" for i in range(4)]
+    assert all(r["data"] == projected(int(r["data"]["case_id"][3:])) for r in first)
+    assert cursor.exists() and await run() == []  # continues from the saved cursor
+    await publish(http, share, 4, 2)
+    assert sorted(r["data"]["case_id"] for r in await run("--max", "5")) == ["HS-0004", "HS-0005"]
+    cursor.unlink()
+    assert await run("--from", "committed") == []  # every page was committed
+    refused = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        [
+            "consume",
+            share.topic,
+            "--key",
+            share.keys["pending"],
+            "--gateway",
+            str(http.base_url),
+            "--cursor-file",
+            str(cursor),
+        ],
+    )
+    assert refused.exit_code == 1 and "403" in refused.output

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 import typer
 
 from lgsp_cli.audit_cli import audit
+from lgsp_cli.consume_cli import consume
 from lgsp_cli.contracts_cli import contracts
 from lgsp_cli.kpi_cli import kpi
 from lgsp_cli.ops_cli import kpis, publish, sources, tail
@@ -35,7 +36,7 @@ def build_app() -> typer.Typer:
     cli.add_typer(audit, name="audit")
     cli.add_typer(kpi, name="kpi")
     cli.add_typer(subscribe, name="subscribe")
-    for command in (publish, tail, kpis, sources):
+    for command in (publish, tail, kpis, sources, consume):
         cli.command()(command)
     for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda found: found.name):
         plugin.load()(cli)
