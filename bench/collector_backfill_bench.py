@@ -115,6 +115,9 @@ async def plain_rate(kafka: KafkaSettings, topic: str, count: int) -> float:
 async def register(kafka: KafkaSettings, registry: str, history: str, live: str) -> str:
     """Register both sources, their contracts, the live KPIs and a gateway key; return it."""
     key_id, key = new_api_key()
+    # The probes keep the bench's own ce-type (collector_bench.Freshness): no eventType rule.
+    extension = {k: v for k, v in SCHEMA.get("x-lgsp", {}).items() if k != "eventType"}
+    schema = {**SCHEMA, "x-lgsp": extension}
     changes: list[tuple[str, str, dict[str, Any] | None]] = []
     for name, topic in (("history", history), ("live", live)):
         changes.append(
@@ -131,7 +134,7 @@ async def register(kafka: KafkaSettings, registry: str, history: str, live: str)
             )
         )
         changes.append(("contract", f"c-{name}", {"id": f"c-{name}", "subject": topic,
-                                                  "version": 1, "schema": SCHEMA}))  # fmt: skip
+                                                  "version": 1, "schema": schema}))  # fmt: skip
     changes.append(("api_key", key_id, {"id": key_id, "source_id": "live",
                                         "key_hash": hash_api_key(key)}))  # fmt: skip
     changes += [("kpi", kpi["id"], kpi) for kpi in live_kpis(live)]
@@ -175,8 +178,8 @@ def processes_env(
         "LGSP_GATEWAY_RATE_LIMIT_PER_SOURCE": "1000000", "LGSP_GATEWAY_RATE_LIMIT_BURST": "1000000",
         "LGSP_GATEWAY_MAX_BATCH_EVENTS": "1000",
     }  # fmt: skip
-    (root / "kpis").mkdir(parents=True, exist_ok=True)  # an empty seed: the registry has KPIs
-    (root / "kpis" / "unused.yaml").write_text(PROBE_KPI.format(topic=topics["live"]))
+    (root / "kpis").mkdir(parents=True, exist_ok=True)  # a seed, unused: the registry has KPIs
+    (root / "kpis" / "bench-probes.yaml").write_text(PROBE_KPI.format(topic=topics["live"]))
     collector = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "IOC_COLLECTOR_GROUP_ID": "bench",
         "IOC_COLLECTOR_KPIS_DIR": str(root / "kpis"),
@@ -208,13 +211,18 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) ->
     gateway_env, collector_env = processes_env(kafka, root, topics)
     gw_port, ioc_port = free_port(), free_port()
     gateway_url, url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{ioc_port}"
-    processes = [
-        start_process("lgsp_gateway", gateway_env | {"LGSP_GATEWAY_PORT": str(gw_port)},
-                      gateway_url, root / "gateway.log"),
-        start_process("ioc_collector", collector_env | {"IOC_COLLECTOR_PORT": str(ioc_port)},
-                      url, root / "collector.log"),
-    ]  # fmt: skip
+    processes = []
     try:
+        processes.append(
+            start_process(
+                "lgsp_gateway",
+                gateway_env | {"LGSP_GATEWAY_PORT": str(gw_port)},
+                gateway_url,
+                root / "gateway.log",
+            )
+        )
+        processes.append(start_process("ioc_collector", collector_env | {
+            "IOC_COLLECTOR_PORT": str(ioc_port)}, url, root / "collector.log"))  # fmt: skip
         await measure(kafka, (url, gateway_url), topics, key, (events, rate), seconds, plain)
     finally:
         for process in processes:
