@@ -190,3 +190,13 @@ def test_a_contract_without_an_event_type_accepts_any_type() -> None:
     assert contract.event_type is None
     assert contract.type_error("anything", VALID) is None
     assert contract.normalise_text
+
+
+async def test_nfd_sent_as_ascii_json_escapes_is_normalised_too(strict: Gateway) -> None:
+    # An ASCII body skips the walk only when it has no \u escape: this one spells NFD in them.
+    body = orjson.dumps({**VALID, "applicant_name": "x"}).replace(b'"x"', b'"Be\\u0302n Tre"')
+    assert body.isascii()
+    answer = await strict.publish(body, **{"ce-type": RIGHT})
+    assert answer.status_code == 202, answer.text
+    [record] = strict.producer.on(TOPIC)
+    assert record.json()["applicant_name"] == "Bên Tre"

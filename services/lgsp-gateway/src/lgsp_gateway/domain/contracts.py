@@ -45,6 +45,10 @@ def _field_error(error: jsonschema_rs.ValidationError) -> FieldError:
     return FieldError(pointer=pointer, rule=str(keyword), message=error.message)
 
 
+def _ascii_json(sent: bytes) -> bool:
+    return sent.isascii() and b"\\u" not in sent
+
+
 @dataclass(frozen=True)
 class EventType:
     """A compiled `eventType` template: the literal parts between `{field}` placeholders."""
@@ -68,6 +72,10 @@ class EventType:
             return self.template
         if not isinstance(payload, dict):
             return None
+        if len(self.fields) == 1:  # the usual template, e.g. vn.gov.lgsp.tthc.dossier.{status}
+            value = payload.get(self.fields[0])
+            if type(value) is str:
+                return self.literals[0] + value + self.literals[1]
         pieces = [self.literals[0]]
         for field, literal in zip(self.fields, self.literals[1:], strict=True):
             value = payload.get(field)
@@ -122,13 +130,15 @@ class Contract:
             normalise_text=extension.get("unicodeNormalization", "NFC") != "none",
         )
 
-    def normalised(self, payload: Any) -> Any:
+    def normalised(self, payload: Any, sent: bytes | None = None) -> Any:
         """Return the payload with its text in NFC (the same object when nothing changes).
 
+        `sent` is the JSON the payload was parsed from: when it is ASCII without `\\u` escapes
+        every string in it is ASCII, hence NFC, and the payload is not walked at all.
         Raises TextCollisionError when two keys of an object are the same text in two
         encodings (keeping one would silently drop the other).
         """
-        if not self.normalise_text:
+        if not self.normalise_text or (sent is not None and _ascii_json(sent)):
             return payload
         try:
             return nfc_document(payload)

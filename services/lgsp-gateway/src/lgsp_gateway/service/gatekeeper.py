@@ -97,7 +97,7 @@ class Gatekeeper:
                 f"{event.dataschema!r} is not a registered version of {call.topic!r}",
                 errors=[FieldError(pointer="", rule="contract", message="unknown dataschema")],
             )
-        data = self._normalised(contract, event.data)
+        data = self._normalised(contract, event.data, call.body)
         if data is not event.data:
             event = event.model_copy(update={"data": data})
         errors = contract.violations(data)
@@ -121,9 +121,9 @@ class Gatekeeper:
         return event, contract
 
     @staticmethod
-    def _normalised(contract: Contract, data: Any) -> Any:
+    def _normalised(contract: Contract, data: Any, sent: bytes) -> Any:
         try:
-            return contract.normalised(data)
+            return contract.normalised(data, sent)
         except TextCollisionError as exc:
             raise Rejection(
                 422,
