@@ -45,7 +45,8 @@ def _field_error(error: jsonschema_rs.ValidationError) -> FieldError:
     return FieldError(pointer=pointer, rule=str(keyword), message=error.message)
 
 
-def _ascii_json(sent: bytes) -> bool:
+def ascii_json(sent: bytes) -> bool:
+    """Say whether every string in this JSON is ASCII (so NFC): ASCII bytes, no `\\u` escape."""
     return sent.isascii() and b"\\u" not in sent
 
 
@@ -130,15 +131,14 @@ class Contract:
             normalise_text=extension.get("unicodeNormalization", "NFC") != "none",
         )
 
-    def normalised(self, payload: Any, sent: bytes | None = None) -> Any:
+    def normalised(self, payload: Any, ascii_only: bool = False) -> Any:
         """Return the payload with its text in NFC (the same object when nothing changes).
 
-        `sent` is the JSON the payload was parsed from: when it is ASCII without `\\u` escapes
-        every string in it is ASCII, hence NFC, and the payload is not walked at all.
-        Raises TextCollisionError when two keys of an object are the same text in two
-        encodings (keeping one would silently drop the other).
+        `ascii_only`: the JSON it came from is known to hold only ASCII text (`ascii_json`),
+        so the payload is not walked at all. Raises TextCollisionError when two keys of an
+        object are the same text in two encodings (keeping one would silently drop the other).
         """
-        if not self.normalise_text or (sent is not None and _ascii_json(sent)):
+        if not self.normalise_text or ascii_only:
             return payload
         try:
             return nfc_document(payload)

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import FieldError, ProblemError
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.domain.callers import Caller
-from lgsp_gateway.domain.contracts import Contract, TextCollisionError
+from lgsp_gateway.domain.contracts import Contract, TextCollisionError, ascii_json
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.intake import event_from_http
 from lgsp_gateway.domain.ratelimit import RateLimiter
@@ -36,6 +37,11 @@ class Call:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+
+    @cached_property
+    def ascii_only(self) -> bool:
+        """Whether the body's JSON holds only ASCII text (computed once, even for a batch)."""
+        return ascii_json(self.body)
 
 
 class Gatekeeper:
@@ -97,7 +103,7 @@ class Gatekeeper:
                 f"{event.dataschema!r} is not a registered version of {call.topic!r}",
                 errors=[FieldError(pointer="", rule="contract", message="unknown dataschema")],
             )
-        data = self._normalised(contract, event.data, call.body)
+        data = self._normalised(contract, event.data, call.ascii_only)
         if data is not event.data:
             event = event.model_copy(update={"data": data})
         errors = contract.violations(data)
@@ -121,9 +127,9 @@ class Gatekeeper:
         return event, contract
 
     @staticmethod
-    def _normalised(contract: Contract, data: Any, sent: bytes) -> Any:
+    def _normalised(contract: Contract, data: Any, ascii_only: bool) -> Any:
         try:
-            return contract.normalised(data, sent)
+            return contract.normalised(data, ascii_only)
         except TextCollisionError as exc:
             raise Rejection(
                 422,
