@@ -38,6 +38,7 @@ class RegistryMetrics:
     changes: Counter
     checks: Counter
     outbox: OutboxMetrics
+    kpi_checks: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> RegistryMetrics:
@@ -53,12 +54,22 @@ class RegistryMetrics:
                 registry=registry,
             ),
             outbox=OutboxMetrics.create(registry),
+            kpi_checks=Counter(
+                "registry_kpi_checks",
+                "KPI definitions judged at push or dry run, by verdict (refused: a 422)",
+                ["verdict"],
+                registry=registry,
+            ),
         )
 
     def record_changes(self, changes: list[tuple[str, str]]) -> None:
         """Count committed changes."""
         for kind, op in changes:
             self.changes.labels(kind, op).inc()
+
+    def record_kpi_check(self, accepted: bool) -> None:
+        """Count one KPI definition judged."""
+        self.kpi_checks.labels("accepted" if accepted else "refused").inc()
 
     def record_check(self, compatible: bool) -> None:
         """Count one dry-run verdict."""

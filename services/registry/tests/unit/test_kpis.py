@@ -114,6 +114,9 @@ async def test_fields_are_checked_against_the_latest_contract(http: httpx.AsyncC
     }
     fee = {**summed, "measure": {"kind": "average", "field": "fee_vnd"}}
     await ok(await http.post("/v1/kpis/check", json=fee), 200)
+    metrics = (await http.get("/metrics")).text
+    assert 'registry_kpi_checks_total{verdict="refused"} 2.0' in metrics
+    assert 'registry_kpi_checks_total{verdict="accepted"} 1.0' in metrics
     elsewhere = {**KPI, "topic": "health.medical-visit.v1"}
     assert pointers(await http.post("/v1/kpis/check", json=elsewhere)) == {
         "/topic": "kpi_unknown_topic"
