@@ -24,7 +24,13 @@ from typer.testing import CliRunner
 
 from lgsp_cli.main import app as cli
 from lgsp_common.settings import KafkaSettings
-from lgsp_devkit.registry_testing import OPERATOR_TOKEN, read_changes, registry_topic
+from lgsp_devkit.registry_testing import (  # noqa: F401 - fixtures
+    OPERATOR_TOKEN,
+    postgres_server,
+    read_changes,
+    registry_database_url,
+    registry_topic,
+)
 from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_registry.main import create_app
 from lgsp_registry.settings import RegistrySettings
@@ -275,3 +281,39 @@ async def test_a_contract_version_breaking_a_live_kpi_is_refused_naming_it(
     assert cases["v2.schema.json"].find("failure") is None
     verdict = cases[f"compatibility with {topic}"].find("failure")
     assert verdict is not None and f"kpi:{kpi_id}" in (verdict.text or "")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("registry_database_url", ["postgres"], indirect=True)
+async def test_kpis_on_postgresql(
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    registry_database_url: str,  # noqa: F811 - the fixture
+) -> None:
+    settings = RegistrySettings(
+        kafka=kafka_settings,
+        registry_topic=await registry_topic(topic_factory),
+        database_url=registry_database_url,
+        data_dir=tmp_path / "registry",
+        operator_token=OPERATOR_TOKEN,
+        publish_interval_s=0.1,
+    )
+    suffix = uuid.uuid4().hex[:8]
+    topic, kpi_id = f"education.enrolment-{suffix}.v1", f"fees-{suffix}"
+    kpi = kpi_definition(kpi_id, topic)
+    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        await onboard(http, topic, suffix)
+        assert (await http.post("/v1/kpis", json=kpi, headers=OPERATOR)).status_code == 201
+        again = await http.put(
+            f"/v1/kpis/{kpi_id}", json={**kpi, "window": "hour"}, headers=OPERATOR
+        )
+        assert (again.status_code, again.json()["version"]) == (200, 2)
+        same = await http.put(
+            f"/v1/kpis/{kpi_id}", json={**kpi, "window": "hour"}, headers=OPERATOR
+        )
+        assert same.json()["version"] == 2
+        wrong = mistaken(kpi, ("measure", "field"), "fee_vdn")
+        refused = await http.post("/v1/kpis/check", json=wrong)
+        assert [e["pointer"] for e in refused.json()["errors"]] == ["/measure/field"]
+        assert (await http.delete(f"/v1/kpis/{kpi_id}", headers=OPERATOR)).status_code == 204
