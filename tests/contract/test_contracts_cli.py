@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from lgsp_cli.junit_report import render_junit
 from lgsp_cli.main import app
-from lgsp_cli.registry_client import RegistryClient, load_contract
+from lgsp_cli.registry_check_report import check_cases
+from lgsp_cli.registry_client import RegistryClient, RegistryError, load_contract
 from lgsp_cli.registry_seed import default_seed_file, seed
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, serve
@@ -192,3 +194,31 @@ def test_malformed_yaml_is_a_clear_error(tmp_path: Path) -> None:
     folder = department_folder(tmp_path / "education")
     (folder / "asyncapi.yaml").write_text("asyncapi: 3.0.0\nchannels:\n  a: [unclosed\n")
     assert_clear_error(*run("--dir", str(folder)), "asyncapi.yaml", "not valid YAML", "line")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("id: [unclosed\n", "not valid YAML (line"), ("- a\n- b\n", "expected a mapping")],
+    ids=["malformed", "a-list"],
+)
+def test_a_broken_kpi_file_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> None:
+    file = tmp_path / "kpi.yaml"
+    file.write_text(text)
+    result = CliRunner().invoke(app, ["kpi", "--url", "http://127.0.0.1:9", "check", str(file)])
+    assert_clear_error(result.exit_code, result.output, needle)
+
+
+def test_a_refused_candidates_report_names_the_failing_example(tmp_path: Path) -> None:
+    problem = {
+        "title": "The examples do not match the schema",
+        "errors": [{"pointer": "/examples/valid/1", "rule": "valid_example", "message": "fails"}],
+    }
+    body = {"schema": ENROLLMENT_SCHEMA, "examples": {"valid": [{}, {}], "invalid": [{}]}}
+    cases = check_cases(tmp_path / "v1.schema.json", body, RegistryError(422, problem))
+    failed = {case.name: case.failures for case in cases if case.failures}
+    assert failed == {
+        "valid example 1": ["/examples/valid/1: fails"],
+        "compatibility": ["not checked: the candidate was refused"],
+    }
+    document = ET.fromstring(render_junit("check", cases))
+    assert document.get("tests") == "5" and document.get("failures") == "2"
