@@ -58,6 +58,7 @@ def enrolment_schema(topic: str) -> dict[str, Any]:
             "online": {"type": "boolean"},
             "fee_vnd": {"type": "integer", "minimum": 0},
             "enrolled_at": {"type": "string", "format": "date-time"},
+            "level": {"enum": ["primary", "lower-secondary", "upper-secondary"]},
         },
     }
 
@@ -196,6 +197,12 @@ MISTAKES = [
     ("/filter/where/0/value", "kpi_value_mistyped", ("filter", "where", 0, "value"), "yes"),
     ("/time_field", "kpi_time_field_mistyped", ("time_field",), "grade"),
     ("/mesure", "kpi_additionalProperties", None, None),
+    (
+        "/filter/where/0/value",
+        "kpi_value_not_allowed",
+        ("filter", "where", 0),
+        {"field": "level", "op": "eq", "value": "primry"},
+    ),
 ]
 
 

@@ -117,6 +117,11 @@ async def test_fields_are_checked_against_the_latest_contract(http: httpx.AsyncC
     metrics = (await http.get("/metrics")).text
     assert 'registry_kpi_checks_total{verdict="refused"} 2.0' in metrics
     assert 'registry_kpi_checks_total{verdict="accepted"} 1.0' in metrics
+    misspelt = copy.deepcopy(KPI)
+    misspelt["filter"]["where"][0] = {"field": "status", "op": "in", "value": ["submited"]}
+    assert pointers(await http.post("/v1/kpis/check", json=misspelt)) == {
+        "/filter/where/0/value": "kpi_value_not_allowed"
+    }
     elsewhere = {**KPI, "topic": "health.medical-visit.v1"}
     assert pointers(await http.post("/v1/kpis/check", json=elsewhere)) == {
         "/topic": "kpi_unknown_topic"

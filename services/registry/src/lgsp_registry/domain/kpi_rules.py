@@ -7,7 +7,8 @@ Every violation names its place by JSON Pointer into the KPI body (`/measure/fie
   time field alike (a misspelt name is the common case);
 - a sum or average over a field that is not always a number (`kpi_field_not_numeric`);
 - a condition whose value cannot be one the field carries (`kpi_value_mistyped`), e.g. `"yes"`
-  on a boolean, or a non-integer on an integer field (an enum narrows the field's types);
+  on a boolean, or a non-integer on an integer field, or a value outside the field's `enum`
+  (`kpi_value_not_allowed`: `status eq "submited"` would never match);
 - a time field that is not a string (`kpi_time_field_mistyped`).
 
 The payload fields a KPI reads (`read_fields`) make it a consumer of those fields for the
@@ -25,9 +26,10 @@ from jsonschema import ValidationError
 from lgsp_common.schemas import authoring_validator
 from lgsp_registry.domain.consumer_check import FieldView, locate_field
 from lgsp_registry.domain.contract_rules import Violation
-from lgsp_registry.domain.json_pointer import to_pointer
+from lgsp_registry.domain.json_pointer import parse_pointer, to_pointer
 from lgsp_registry.domain.kpi_format import KPI_DEFINITION_SCHEMA
-from lgsp_registry.domain.schema_facts import NUMERIC, describe_types, json_type
+from lgsp_registry.domain.normalize import canonical_json
+from lgsp_registry.domain.schema_facts import NUMERIC, describe_types, json_type, value_set
 
 _ORDERED_OPS = {"gt", "gte", "lt", "lte"}
 
@@ -145,6 +147,32 @@ def _value_types(value: Any) -> set[str]:
     return {json_type(v) for v in values}
 
 
+def _declared_values(schema: Mapping[str, Any] | bool, pointer: str) -> frozenset[str] | None:
+    """Return the canonical values a field's `enum`/`const` allows, following `properties` only."""
+    node: Any = schema
+    for token in parse_pointer(pointer):
+        properties = node.get("properties") if isinstance(node, Mapping) else None
+        if not isinstance(properties, Mapping) or token not in properties:
+            return None
+        node = properties[token]
+    return value_set(node) if isinstance(node, Mapping) else None
+
+
+def _enum_violations(use: FieldUse, schema: Mapping[str, Any] | bool) -> list[Violation]:
+    if use.role != "filter" or use.op not in ("eq", "ne", "in", "not_in"):
+        return []
+    allowed = _declared_values(schema, use.payload_pointer)
+    if allowed is None:
+        return []
+    values = use.value if isinstance(use.value, list) else [use.value]
+    outside = [v for v in values if canonical_json(v) not in allowed]
+    if not outside:
+        return []
+    at = use.at.removesuffix("/field") + "/value"
+    message = f"field {use.ref!r} never carries {outside!r}; it allows only its enum values"
+    return [Violation(at, "kpi_value_not_allowed", message)]
+
+
 def _use_violations(use: FieldUse, view: FieldView, topic: str) -> list[Violation]:
     if view.presence != "declared":
         message = f"field {use.ref!r} is not in the contract of {topic}"
@@ -177,5 +205,6 @@ def contract_violations(
     topic = str(body["topic"])
     found: list[Violation] = []
     for use in field_uses(body):
-        found += _use_violations(use, locate_field(schema, use.payload_pointer), topic)
+        problems = _use_violations(use, locate_field(schema, use.payload_pointer), topic)
+        found += problems or _enum_violations(use, schema)
     return found
