@@ -159,3 +159,28 @@ async def test_catalogue_and_asyncapi_show_the_topic(http: httpx.AsyncClient) ->
     text = await http.get("/asyncapi.yaml")
     assert text.headers["content-type"].startswith("application/yaml")
     assert "address: tthc.dossier.v1" in text.text
+
+
+GARBAGE: list[Any] = [
+    {},
+    [],
+    "kpi",
+    {"id": 5, "measure": "count"},
+    {**KPI, "measure": {"kind": "ratio"}},
+    {**KPI, "measure": {"kind": "ratio", "numerator": [], "denominator": {"kind": 1}}},
+    {**KPI, "filter": {"where": [{"field": "/a/~2", "op": "eq"}]}},
+    {**KPI, "dimensions": "status"},
+    {**KPI, "time_field": None, "allowed_lateness": -1, "idle_timeout": "P1Y"},
+    {**KPI, "filter": {"where": [None, 1, {"op": "in", "value": []}]}},
+]
+
+
+async def test_malformed_definitions_get_a_problem_never_a_crash(http: httpx.AsyncClient) -> None:  # noqa: F811
+    await with_contract(http)
+    for body in GARBAGE:
+        for path in ("/v1/kpis/check", "/v1/kpis"):
+            response = await http.post(path, json=body, headers=OPERATOR)
+            assert response.status_code == 422, (body, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["errors"], body
+    assert await ok(await http.get("/v1/kpis"), 200) == []
