@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from lgsp_common.minimise import FieldSelection
@@ -103,23 +104,31 @@ def test_only_an_active_subscription_of_an_approved_consumer_is_delivered() -> N
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_delivery() -> None:
-    calls: list[httpx.Request] = []
+    calls: list[str] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(302, headers={"location": "https://elsewhere.example/"})
+    async def redirect(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.Response(status=302, headers={"location": "/elsewhere"})
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
-        strict = WebhookSender(client, allow_loopback=False)
-        refused = await strict.post("https://localhost/hook", "{}", {})
-        assert (refused.reason, refused.final, calls) == ("url_refused", True, [])
-        assert (await strict.post("https://10.0.0.7/hook", "{}", {})).final
-        redirected = await WebhookSender(client, allow_loopback=True).post(
-            "http://127.0.0.1:9/hook", "{}", {}
-        )
-        assert (redirected.status, redirected.delivered, redirected.reason) == (
-            302,
-            False,
-            "http_302",
-        )
-        assert len(calls) == 1  # the redirect was not followed
+    app = web.Application()
+    app.router.add_post("/hook", redirect)
+    app.router.add_post("/elsewhere", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as client:
+            strict = WebhookSender(client, allow_loopback=False)
+            refused = await strict.post("https://localhost/hook", "{}", {})
+            assert (refused.reason, refused.final, calls) == ("url_refused", True, [])
+            assert (await strict.post("https://10.0.0.7/hook", "{}", {})).final
+            local = WebhookSender(client, allow_loopback=True)
+            redirected = await local.post(f"http://127.0.0.1:{port}/hook", "{}", {})
+            assert (redirected.status, redirected.delivered) == (302, False)
+            assert redirected.reason == "http_302" and calls == ["/hook"]  # not followed
+            down = await local.post("http://127.0.0.1:9/hook", "{}", {})
+            assert (down.status, down.reason, down.final) == (None, "connect_error", False)
+    finally:
+        await runner.cleanup()

@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 from opentelemetry import trace
 
 from lgsp_common.audit import AuditTrail
@@ -51,6 +51,7 @@ class Parts:
     metrics: DeliveryMetrics
     tracer: trace.Tracer
     probe: KafkaProbe
+    tracing: Callable[[], bool] = lambda: True
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,11 @@ def _topics(settings: WebhookSettings) -> list[TopicSpec]:
     return [known.get(name, TopicSpec(name)) for name in (settings.dlq_topic, settings.audit_topic)]
 
 
-def http_client(settings: WebhookSettings) -> httpx.AsyncClient:
-    """Return the pooled client: no redirects followed, a timeout per attempt."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        timeout=settings.request_timeout_s,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+def http_client(settings: WebhookSettings) -> aiohttp.ClientSession:
+    """Return the pooled client (redirects are refused per request), a timeout per attempt."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=200, limit_per_host=100),
+        timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s),
         headers={"user-agent": "lgsp-webhooks/0.1"},
     )
 
@@ -95,7 +95,7 @@ async def bootstrap(
     *,
     producer: Producer | None = None,
     registry: RegistryFeed | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: aiohttp.ClientSession | None = None,
     create_topics: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the worker's clients in order, yield the Runtime, stop them in reverse."""
@@ -113,13 +113,14 @@ async def bootstrap(
         await registry.start(settings.registry_startup_timeout_s)
         stack.push_async_callback(registry.stop)
         client = http or http_client(settings)
-        stack.push_async_callback(client.aclose)
+        stack.push_async_callback(client.close)
         delivery = RecordDelivery(
             settings,
             WebhookSender(client, settings.allow_loopback),
             WebhookDeadLetters(producer, settings.dlq_topic),
             parts.metrics,
             parts.tracer,
+            parts.tracing,
         )
         trail = audit_trail(settings, producer)
 

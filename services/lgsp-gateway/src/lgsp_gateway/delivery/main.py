@@ -31,6 +31,7 @@ def create_app(settings: WebhookSettings | None = None, **fakes: Any) -> FastAPI
         metrics=DeliveryMetrics.create(metrics_registry),
         tracer=provider.get_tracer(SERVICE),
         probe=KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s),
+        tracing=lambda: bool(getattr(provider, "exporting", True)),
     )
 
     @asynccontextmanager

@@ -48,6 +48,9 @@ class WebhookSettings(ServiceSettings):
         default=600.0, gt=0, description="Longest wait a Retry-After may impose."
     )
     request_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
+    concurrency_per_partition: int = Field(
+        default=16, ge=1, description="Records of different keys in flight per partition."
+    )
     max_batch: int = Field(default=500, ge=1, description="Most records taken in one poll.")
     start_from: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new subscription starts."

@@ -3,6 +3,9 @@
 A host name is resolved (cached briefly) and refused when any of its addresses is loopback,
 private or link-local (`lgsp_common.webhooks.address_refusal`); the registry could only judge
 literal addresses. Redirects are never followed: a 3xx is a failed attempt.
+
+The client is aiohttp's: with dozens of deliveries in flight, httpx's connection pool cost
+more CPU than everything else of a delivery together (measured with bench/share_webhook_bench.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from lgsp_common.webhooks import address_refusal, url_refusal
 
@@ -39,12 +42,22 @@ class Attempt:
 class WebhookSender:
     """POSTs signed bodies with one pooled HTTP client."""
 
-    def __init__(self, client: httpx.AsyncClient, allow_loopback: bool) -> None:
+    def __init__(self, client: aiohttp.ClientSession, allow_loopback: bool) -> None:
         self._client = client
         self._allow_loopback = allow_loopback
         self._hosts: dict[str, tuple[float, str | None]] = {}
 
     async def _host_refusal(self, url: str) -> str | None:
+        cached = self._hosts.get(url)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await self._judge(url)
+        if len(self._hosts) > 10_000:
+            self._hosts.clear()
+        self._hosts[url] = (time.monotonic() + CACHE_S, found)
+        return found
+
+    async def _judge(self, url: str) -> str | None:
         refusal = url_refusal(url, self._allow_loopback)
         host = urlsplit(url).hostname or ""
         if refusal is not None:
@@ -54,9 +67,6 @@ class WebhookSender:
             return None  # a literal address was judged by url_refusal
         except ValueError:
             pass
-        cached = self._hosts.get(host)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, None, type=socket.SOCK_STREAM
@@ -68,7 +78,6 @@ class WebhookSender:
             found = address_refusal(ipaddress.ip_address(info[4][0]), self._allow_loopback)
             if found:
                 break
-        self._hosts[host] = (time.monotonic() + CACHE_S, found)
         return found
 
     async def post(self, url: str, body: str, headers: dict[str, str]) -> Attempt:
@@ -77,13 +86,17 @@ class WebhookSender:
         if refusal is not None:
             return Attempt(None, "url_refused", final=True)
         try:
-            response = await self._client.post(url, content=body.encode(), headers=headers)
-        except httpx.TimeoutException:
+            async with self._client.post(
+                url, data=body.encode(), headers=headers, allow_redirects=False
+            ) as response:
+                await response.read()
+                status = response.status
+                retry_after = response.headers.get("retry-after")
+        except TimeoutError:
             return Attempt(None, "timeout")
-        except httpx.HTTPError as exc:
-            return Attempt(
-                None, "connect_error" if isinstance(exc, httpx.ConnectError) else "http_error"
-            )
-        status = response.status_code
+        except aiohttp.ClientConnectionError:
+            return Attempt(None, "connect_error")
+        except aiohttp.ClientError:
+            return Attempt(None, "http_error")
         reason = "ok" if 200 <= status < 300 else f"http_{status}"
-        return Attempt(status, reason, response.headers.get("retry-after"))
+        return Attempt(status, reason, retry_after)

@@ -4,7 +4,9 @@ Returns only once the record is settled: acknowledged with a 2xx, or recorded on
 (and that record acknowledged by Kafka). Only then may the subscription's position move past
 it, which is what makes delivery at least once. Every attempt is signed afresh (a new
 `webhook-timestamp`) with every live secret of the subscription as the registry copy has it
-now. The trace of the record's producer continues through the delivery (W3C `traceparent`).
+now. A `Retry-After` (429, 503) holds every attempt of the subscription until that time, not
+only the record's own retry: the receiver said it is overloaded. The trace of the record's
+producer continues through the delivery (W3C `traceparent`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
@@ -56,6 +59,7 @@ class RecordDelivery:
         dead_letters: WebhookDeadLetters,
         metrics: DeliveryMetrics,
         tracer: trace.Tracer,
+        tracing: Callable[[], bool] = lambda: True,
     ) -> None:
         self._settings = settings
         self._sender = sender
@@ -65,6 +69,17 @@ class RecordDelivery:
         self._box = SecretBox(settings.secrets_key.get_secret_value())
         self._signer = Signer()
         self._opened: dict[str, str] = {}
+        self._tracing = tracing
+        self._series: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._hold: dict[str, float] = {}
+
+    def _counters(self, plan: Plan) -> tuple[Any, Any]:
+        key = (plan.id, plan.consumer_id)
+        found = self._series.get(key)
+        if found is None:
+            m = self._metrics
+            found = self._series[key] = (m.attempts.labels(*key), m.delivered.labels(*key))
+        return found
 
     def _secrets(self, plan: Plan) -> list[str]:
         found = []
@@ -85,14 +100,15 @@ class RecordDelivery:
             plan = current()
             if plan is None:
                 raise Stopped(place)
+            await self._respect_hold(plan.id)
             attempt = await self._attempt(plan, event)
             if attempt.delivered:
-                self._metrics.delivered.labels(plan.id, plan.consumer_id).inc()
+                self._counters(plan)[1].inc()
                 return True
             self._metrics.failures.labels(plan.id, plan.consumer_id, attempt.reason).inc()
             if attempt.final or number == self._settings.max_attempts:
                 break
-            await asyncio.sleep(self._delay(number, attempt))
+            await asyncio.sleep(self._delay(plan, number, attempt))
         plan = current()
         if plan is None:
             raise Stopped(place)
@@ -100,30 +116,38 @@ class RecordDelivery:
         await self._dead_letter(plan, place, event, attempt, number, started)
         return False
 
-    def _delay(self, number: int, attempt: Attempt) -> float:
+    def _delay(self, plan: Plan, number: int, attempt: Attempt) -> float:
         s = self._settings
         asked = parse_retry_after(attempt.retry_after, s.max_retry_after_s)
+        if asked is not None:  # the receiver asked the whole subscription to hold off
+            until = time.monotonic() + asked
+            self._hold[plan.id] = max(self._hold.get(plan.id, 0.0), until)
         return retry_delay(number, s.backoff_base_s, s.backoff_max_s, asked)
+
+    async def _respect_hold(self, subscription_id: str) -> None:
+        wait = self._hold.get(subscription_id, 0.0) - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _attempt(self, plan: Plan, event: Envelope) -> Attempt:
         headers = self._signer.headers(
             event.event_id, datetime.now(UTC), event.body, self._secrets(plan)
         )
         headers["content-type"] = CONTENT_TYPE
-        self._metrics.attempts.labels(plan.id, plan.consumer_id).inc()
+        self._counters(plan)[0].inc()
         started = time.perf_counter()
-        if event.traceparent and not trace.get_current_span().is_recording():
-            parent = propagate.extract({"traceparent": event.traceparent})
-        else:
-            parent = None
+        if not self._tracing():  # nothing records spans: pass the producer's trace on as it is
+            if event.traceparent:
+                headers["traceparent"] = event.traceparent
+            result = await self._sender.post(plan.url, event.body, headers)
+            self._metrics.seconds.observe(time.perf_counter() - started)
+            return result
+        carrier = {"traceparent": event.traceparent} if event.traceparent else {}
         with self._tracer.start_as_current_span(
-            "webhook deliver", context=parent, kind=SpanKind.PRODUCER
+            "webhook deliver", context=propagate.extract(carrier), kind=SpanKind.PRODUCER
         ) as span:
-            if span.is_recording():
-                span.set_attribute("lgsp.subscription", plan.id)
-                propagate.inject(headers)
-            elif event.traceparent:
-                headers["traceparent"] = event.traceparent  # continue the trace at no cost
+            span.set_attribute("lgsp.subscription", plan.id)
+            propagate.inject(headers)
             result = await self._sender.post(plan.url, event.body, headers)
         self._metrics.seconds.observe(time.perf_counter() - started)
         return result

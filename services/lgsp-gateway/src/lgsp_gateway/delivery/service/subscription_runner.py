@@ -1,11 +1,13 @@
 """One subscription on one worker: poll its group's partitions, deliver in order, commit.
 
-Records of one partition are delivered one after another (so one entity key's events arrive in
-order); partitions are delivered concurrently. After each poll's records are settled, the
-positions after them are committed (with the replay id in force); a worker killed before that
-commit loses nothing: the group's next owner delivers the unacknowledged tail again, with the
-same `webhook-id`s, so the receiver can drop the duplicates. Every settled batch of a partition
-is audited on `lgsp.audit` (consumer, purpose, topic, offsets, fields disclosed by name).
+Each partition has its lane (`partition_lane`): its chunks are settled in order, one entity
+key's records one after another, different keys concurrently; partitions never wait for each
+other, and a partition whose lane is far behind is paused at the consumer. Every
+`COMMIT_INTERVAL_S` the positions after the settled chunks are committed (with the replay id in
+force); a worker killed before that commit loses nothing: the group's next owner delivers the
+unacknowledged tail again, with the same `webhook-id`s, so the receiver can drop the
+duplicates. Every settled chunk of a partition is audited on `lgsp.audit` (consumer, purpose,
+topic, offsets, fields disclosed by name).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +30,12 @@ from lgsp_gateway.delivery.adapters.positions import ReplayOnAssign, commit_map
 from lgsp_gateway.delivery.domain.cloudevent import envelope
 from lgsp_gateway.delivery.domain.plan import Plan, group_of
 from lgsp_gateway.delivery.service.deliver_record import Place, RecordDelivery, Stopped
+from lgsp_gateway.delivery.service.partition_lane import Lane, settle_by_key
 from lgsp_gateway.delivery.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
 ACTION = "webhook.deliver"
+COMMIT_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -64,6 +69,9 @@ class SubscriptionRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._selections: dict[tuple[str, ...], FieldSelection] = {}
+        self._lanes: dict[TopicPartition, Lane] = {}
+        self._paused: set[TopicPartition] = set()
+        self._committed_at = 0.0
 
     @property
     def failed(self) -> bool:
@@ -93,6 +101,8 @@ class SubscriptionRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
+        self._lanes.clear()
         if self._consumer is not None:
             with contextlib.suppress(KafkaError):
                 await self._commit()
@@ -100,8 +110,9 @@ class SubscriptionRunner:
             self._consumer = None
 
     def _replay(self) -> tuple[str | None, Any]:
-        plan = self._current() or self.plan
-        return plan.replay_id, plan.replay
+        # The replay this runner was started for: a newer one restarts the runner, and must not
+        # be marked as applied by this runner's last commits.
+        return self.plan.replay_id, self.plan.replay
 
     def _selection(self, plan: Plan) -> FieldSelection:
         found = self._selections.get(plan.fields)
@@ -110,29 +121,41 @@ class SubscriptionRunner:
         return found
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        limit = self._settings.max_batch
         while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=self._settings.max_batch)
-            if not batches:
-                continue
-            results = await asyncio.gather(
-                *(self._partition(tp, records) for tp, records in batches.items()),
-                return_exceptions=True,
-            )
-            await self._commit()
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+            for lane in self._lanes.values():
+                if (error := lane.error()) is not None:
+                    raise error
+            batches = await consumer.getmany(timeout_ms=100, max_records=limit)
+            for tp, records in batches.items():
+                if tp not in self._lanes:
+                    self._lanes[tp] = Lane(tp, self._partition)
+                lane = self._lanes[tp]
+                lane.feed(records)
+                if lane.backlog >= 2 * limit:
+                    consumer.pause(tp)
+                    self._paused.add(tp)
+            for tp in list(self._paused):
+                behind = self._lanes.get(tp)
+                if behind is None or behind.backlog < limit:
+                    self._paused.discard(tp)
+                    if tp in consumer.assignment():
+                        consumer.resume(tp)
+            if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
+                await self._commit()
 
     async def _partition(self, tp: TopicPartition, records: list[Any]) -> None:
-        tally = Tally(first=records[0].offset, disclosed=set())
+        tally = Tally(first=records[0].offset, last=records[-1].offset, disclosed=set())
+
+        async def settle(record: Any) -> None:
+            await self._settle(tp, record, tally)
+
         try:
-            for record in records:
-                await self._settle(tp, record, tally)
-                self._done[tp] = record.offset + 1
-                tally.last, tally.count = record.offset, tally.count + 1
+            await settle_by_key(records, settle, self._settings.concurrency_per_partition)
         finally:
             if tally.count:
                 await self._audit(tp, tally)
+        self._done[tp] = records[-1].offset + 1
 
     async def _settle(self, tp: TopicPartition, record: Any, tally: Tally) -> None:
         plan = self._current()
@@ -145,7 +168,9 @@ class SubscriptionRunner:
             )
         except ValueError as exc:
             await self._delivery.refuse(plan, place, f"undecodable: {exc}")
+            tally.count += 1
             return
+        tally.count += 1
         if await self._delivery.settle(self._current, place, event):
             tally.delivered += 1
             assert tally.disclosed is not None
@@ -178,12 +203,17 @@ class SubscriptionRunner:
             log.exception("webhook audit record not acknowledged")
 
     async def _commit_partitions(self, partitions: list[TopicPartition]) -> None:
+        """On revocation: abandon those lanes, commit what they settled."""
+        lanes = [self._lanes.pop(tp) for tp in partitions if tp in self._lanes]
+        await asyncio.gather(*(lane.stop() for lane in lanes))
+        self._paused.difference_update(partitions)
         await self._commit({tp: self._done[tp] for tp in partitions if tp in self._done})
 
     async def _commit(self, done: dict[TopicPartition, int] | None = None) -> None:
         pending = dict(self._done) if done is None else done
         if not pending or self._consumer is None:
             return
+        self._committed_at = time.monotonic()
         replay_id, _ = self._replay()
         try:
             await self._consumer.commit(commit_map(pending, replay_id))

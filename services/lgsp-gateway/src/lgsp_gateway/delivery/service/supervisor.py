@@ -58,6 +58,7 @@ class Supervisor:
         self._make_runner = make_runner
         self._metrics = metrics
         self._runners: dict[str, Runner] = {}
+        self._plans: dict[str, tuple[object, object, Plan | None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         registry.subscribe(self._changed)
@@ -71,7 +72,14 @@ class Supervisor:
         sub = self._registry.get(KIND, subscription_id)
         if sub is None:
             return None
-        return plan_of(sub, self._registry.get("consumer", str(sub.get("consumer_id"))))
+        found = self._registry.get("consumer", str(sub.get("consumer_id")))
+        # The copy replaces an entity's dict on every change: same objects, same plan.
+        cached = self._plans.get(subscription_id)
+        if cached is not None and cached[0] is sub and cached[1] is found:
+            return cached[2]
+        plan = plan_of(sub, found)
+        self._plans[subscription_id] = (sub, found, plan)
+        return plan
 
     def _follower(self, subscription_id: str) -> Callable[[], Plan | None]:
         return lambda: self.current(subscription_id)
