@@ -153,9 +153,10 @@ class BackfillRunner:
                     backfill.start = backfill.position = begin
                     owned.dirty = True
             return
-        async with self._processor.lock:
-            if self._handed_over(key, kpi_id, owned, backfill):
-                return
+        if backfill.position >= owned.position:  # caught up already: hand over now
+            async with self._processor.lock:
+                self._handed_over(key, kpi_id, owned, backfill)
+            return
         start = backfill.position
         records, reached = await self._fetch(tp, start)
         async with self._processor.lock:
