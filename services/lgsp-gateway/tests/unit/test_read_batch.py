@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from lgsp_common.minimise import FieldSelection
-from lgsp_gateway.domain.read_batch import ReadBatch, add_records
+from lgsp_gateway.domain.read_batch import ReadBatch, add_records, project_records
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -45,6 +45,8 @@ def test_records_become_cloudevents_with_only_the_approved_fields() -> None:
     batch = ReadBatch(positions={0: 3})
     selection = FieldSelection(["/district", "/payer/name"])
     add_records(batch, [record(0, 3, DATA), record(0, 4, DATA)], selection, {0: 3})
+    assert all("data" not in event for event in batch.records)  # nothing before the trim
+    project_records(batch, selection)
     first = batch.records[0]
     assert first["data"] == {"district": "748", "payer": {"name": "Cty A"}}
     assert first["kafkapartition"] == 0 and first["kafkaoffset"] == 3
@@ -61,6 +63,7 @@ def test_records_become_cloudevents_with_only_the_approved_fields() -> None:
 def test_records_before_the_cursor_are_not_answered_twice() -> None:
     batch = ReadBatch(positions={1: 10})
     add_records(batch, [record(1, 9, DATA), record(1, 10, DATA)], FieldSelection([]), {1: 10})
+    project_records(batch, FieldSelection([]))
     assert [r["kafkaoffset"] for r in batch.records] == [10]
     assert batch.records[0]["data"] == {}
 
@@ -69,5 +72,6 @@ def test_a_value_that_is_not_json_is_answered_without_data_and_counted() -> None
     batch = ReadBatch()
     broken = Record(2, 0, b"{not json", [("ce_id", b"x")])
     add_records(batch, [broken], FieldSelection(["/a"]), {})
+    project_records(batch, FieldSelection(["/a"]))
     assert batch.records[0]["data"] is None and batch.undecodable == 1
     assert batch.records[0]["specversion"] == "1.0"

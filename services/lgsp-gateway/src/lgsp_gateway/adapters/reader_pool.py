@@ -4,11 +4,15 @@ A pull request never creates a Kafka client. Per topic this replica keeps (creat
 topic's first read, kept until shutdown):
 
 - a small pool of readers (aiokafka consumers, manual `assign`, no group): a request borrows
-  one, seeks every partition to its cursor and fetches once, then gives it back;
+  one, seeks every partition to its cursor and fetches once, then gives it back. A reader
+  already standing where the cursor points (the previous page of the same reader) is preferred
+  and not sought again, so the records it prefetched serve the next page at once;
 - one tail consumer that follows the topic's end. It learns each partition's high-water mark
   from the records it sees and wakes every long poll waiting on the topic, so a waiting request
-  holds no reader. Every few seconds it refreshes the topic's partitions, so a partition added
-  to the topic is read (the cursor, which lacks it, starts it at the earliest offset).
+  holds no reader. It keeps the last `TAIL_CACHE` records of each partition: a reader that is
+  caught up (the usual long poll) is answered from them, without a fetch. Every few seconds it
+  refreshes the topic's partitions, so a partition added to the topic is read (the cursor,
+  which lacks it, starts it at the earliest offset).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +33,7 @@ from lgsp_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 PARTITION_REFRESH_S = 3.0
+TAIL_CACHE = 2000
 
 
 async def _partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
@@ -45,11 +51,14 @@ class TopicFeed:
         self._kafka = kafka
         self._size = size
         self._client_id = client_id
-        self._idle: asyncio.Queue[AIOKafkaConsumer] = asyncio.Queue()
+        self._idle: list[AIOKafkaConsumer] = []
+        self._free = asyncio.Semaphore(size)
+        self._at: dict[int, dict[int, int]] = {}  # id(reader) -> where it stands
         self._readers: list[AIOKafkaConsumer] = []
         self._tail: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._high: dict[int, int] = {}
+        self._recent: dict[int, deque[Any]] = {}
         self._changed = asyncio.Event()
         self.partitions: list[int] = []
 
@@ -71,7 +80,7 @@ class TopicFeed:
             reader = self._consumer()
             await reader.start()
             self._readers.append(reader)
-            self._idle.put_nowait(reader)
+            self._idle.append(reader)
         self._task = asyncio.create_task(self._run(tail), name=f"tail {self.topic}")
 
     async def _follow_partitions(self, tail: AIOKafkaConsumer, partitions: list[int]) -> None:
@@ -90,6 +99,8 @@ class TopicFeed:
                 for tp, records in batches.items():
                     if records:
                         self._high[tp.partition] = records[-1].offset + 1
+                        recent = self._recent.setdefault(tp.partition, deque(maxlen=TAIL_CACHE))
+                        recent.extend(records)
                 if batches:
                     self._wake()
                 if time.monotonic() - refreshed > PARTITION_REFRESH_S:
@@ -129,20 +140,68 @@ class TopicFeed:
             found = await self._tail.end_offsets(tps)
         return {tp.partition: offset for tp, offset in found.items()}
 
+    def _borrow(self, positions: Mapping[int, int]) -> AIOKafkaConsumer:
+        for index, reader in enumerate(self._idle):
+            if self._at.get(id(reader)) == positions:
+                return self._idle.pop(index)
+        return self._idle.pop()  # the most recently used: its connections are warm
+
+    async def _place(self, reader: AIOKafkaConsumer, positions: Mapping[int, int]) -> None:
+        tps = [TopicPartition(self.topic, p) for p in sorted(positions)]
+        standing = self._at.pop(id(reader), None)
+        if set(reader.assignment()) != set(tps):
+            reader.assign(tps)
+            standing = None
+        for tp in tps:
+            wanted = positions[tp.partition]
+            stands = standing is not None and standing.get(tp.partition) == wanted
+            # Where it stands, confirm it (local state) so the position is exact, never assumed.
+            if not stands or await reader.position(tp) != wanted:
+                reader.seek(tp, wanted)
+
+    def _from_tail(self, positions: Mapping[int, int], max_records: int) -> dict[int, list[Any]]:
+        """Return the records after the positions if the tail still holds all of them, else {}."""
+        found: dict[int, list[Any]] = {}
+        for p in sorted(positions):
+            wanted = positions[p]
+            if self._high.get(p, 0) <= wanted:
+                continue
+            recent = self._recent.get(p)
+            if not recent or recent[0].offset > wanted:
+                return {}  # older than what the tail holds: a reader fetches it
+            picked = []
+            for record in reversed(recent):
+                if record.offset < wanted:
+                    break
+                picked.append(record)
+            found[p] = picked[::-1]
+        budget, trimmed = max_records, {}
+        for p, records in found.items():
+            if budget > 0 and records:
+                trimmed[p] = records[:budget]
+                budget -= len(trimmed[p])
+        return trimmed
+
     async def fetch(
         self, positions: Mapping[int, int], max_records: int, timeout_ms: int
     ) -> dict[int, Sequence[Any]]:
-        """Borrow a reader, read up to `max_records` from the positions, give it back."""
-        reader = await self._idle.get()
-        try:
-            tps = [TopicPartition(self.topic, p) for p in sorted(positions)]
-            if set(reader.assignment()) != set(tps):
-                reader.assign(tps)
-            for tp in tps:
-                reader.seek(tp, positions[tp.partition])
-            batches = await reader.getmany(*tps, timeout_ms=timeout_ms, max_records=max_records)
-        finally:
-            self._idle.put_nowait(reader)
+        """Read up to `max_records` from the positions: from the tail, or with a pooled reader."""
+        cached = self._from_tail(positions, max_records)
+        if cached:
+            return dict(cached)
+        async with self._free:
+            reader = self._borrow(positions)
+            try:
+                await self._place(reader, positions)
+                tps = [TopicPartition(self.topic, p) for p in sorted(positions)]
+                batches = await reader.getmany(*tps, timeout_ms=timeout_ms, max_records=max_records)
+                after = dict(positions)
+                for tp, records in batches.items():
+                    if records:
+                        after[tp.partition] = records[-1].offset + 1
+                self._at[id(reader)] = after
+            finally:
+                self._idle.append(reader)
         return {tp.partition: records for tp, records in batches.items()}
 
     async def stop(self) -> None:

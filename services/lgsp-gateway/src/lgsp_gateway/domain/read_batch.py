@@ -47,6 +47,13 @@ class ReadBatch:
     payload_bytes: int = 0
     traceparents: list[str] = field(default_factory=list)
     undecodable: int = 0
+    # Decoded payloads waiting for `project_records`; no event carries data before that.
+    unprojected: list[Any] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Return how many records the answer holds."""
+        return len(self.records)
 
     def audit_ranges(self) -> list[dict[str, int]]:
         """Return each partition's first and last offset read and how many records."""
@@ -56,19 +63,18 @@ class ReadBatch:
         ]
 
 
+_HEADER_NAMES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
+
+
 def _envelope(headers: Sequence[tuple[str, bytes]]) -> tuple[dict[str, Any], str | None]:
-    event: dict[str, Any] = {}
+    event: dict[str, Any] = {"specversion": "1.0"}
     traceparent = None
     for name, raw in headers:
-        if raw is None:
-            continue
-        if name.startswith("ce_") and name[3:] in ENVELOPE:
-            event[name[3:]] = raw.decode("utf-8", "replace")
-        elif name == "content-type":
-            event["datacontenttype"] = raw.decode("utf-8", "replace")
-        elif name == "traceparent":
+        attribute = _HEADER_NAMES.get(name)
+        if attribute is not None and raw is not None:
+            event[attribute] = raw.decode("utf-8", "replace")
+        elif name == "traceparent" and raw is not None:
             traceparent = raw.decode("ascii", "replace")
-    event.setdefault("specversion", "1.0")
     return event, traceparent
 
 
@@ -78,7 +84,11 @@ def add_records(
     selection: FieldSelection,
     start: Mapping[int, int],
 ) -> None:
-    """Append records (one partition's, in offset order) and advance that partition's position."""
+    """Append records (one partition's, in offset order) and advance that partition's position.
+
+    The events get their data from `project_records`; what the audit needs (offset ranges,
+    disclosed field names) is known here already, so its record can be on its way meanwhile.
+    """
     for record in records:
         if record.offset < start.get(record.partition, 0):
             continue  # a record before the cursor (never expected after a seek): not twice
@@ -90,11 +100,19 @@ def add_records(
             data, batch.undecodable = None, batch.undecodable + 1
         event["kafkapartition"] = record.partition
         event["kafkaoffset"] = record.offset
-        event["data"] = selection.project(data)
-        batch.disclosed.update(selection.disclosed(data))
+        batch.unprojected.append(data)
+        if len(batch.disclosed) < len(selection.pointers):  # until every field was seen
+            batch.disclosed.update(selection.disclosed(data))
         batch.records.append(event)
         if traceparent:
             batch.traceparents.append(traceparent)
         first, _, count = batch.ranges.get(record.partition, (record.offset, 0, 0))
         batch.ranges[record.partition] = (first, record.offset, count + 1)
         batch.positions[record.partition] = record.offset + 1
+
+
+def project_records(batch: ReadBatch, selection: FieldSelection) -> None:
+    """Give every event of the batch its data, trimmed to the selected fields."""
+    for event, data in zip(batch.records, batch.unprojected, strict=True):
+        event["data"] = selection.project(data)
+    batch.unprojected.clear()

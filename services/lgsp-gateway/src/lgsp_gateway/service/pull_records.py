@@ -30,7 +30,7 @@ from lgsp_gateway.adapters.reader_pool import ReaderPool, TopicFeed
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.cursor import Cursor, CursorError, decode_cursor, encode_cursor
-from lgsp_gateway.domain.read_batch import ReadBatch, add_records
+from lgsp_gateway.domain.read_batch import ReadBatch, add_records, project_records
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
 from lgsp_gateway.service.gatekeeper import Call
 from lgsp_gateway.service.outcomes import Outcomes
@@ -125,15 +125,18 @@ class PullRecords:
     async def _start(self, position: str, caller: Caller, feed: TopicFeed) -> dict[int, int]:
         if position in ("earliest", "latest"):
             return await feed.bounds(position)
-        earliest = await feed.bounds("earliest")
         if position == "committed":
             found = await self._offsets.committed(caller.id, feed.topic, feed.partitions)
-            return {p: earliest[p] if o is None else o for p, o in found.items()}
-        try:
-            cursor = decode_cursor(position, self._key, consumer_id=caller.id, topic=feed.topic)
-        except CursorError as error:
-            raise cursor_problem(error) from error
-        return {p: cursor.positions.get(p, earliest[p]) for p in feed.partitions}
+        else:
+            try:
+                cursor = decode_cursor(position, self._key, consumer_id=caller.id, topic=feed.topic)
+            except CursorError as error:
+                raise cursor_problem(error) from error
+            found = {p: cursor.positions.get(p) for p in feed.partitions}
+        if all(offset is not None for offset in found.values()):
+            return {p: o for p, o in found.items() if o is not None}
+        earliest = await feed.bounds("earliest")  # a partition never read (or added) starts there
+        return {p: earliest[p] if o is None else o for p, o in found.items()}
 
     async def _poll(
         self, feed: TopicFeed, call: Call, start: dict[int, int], max_records: int, wait_ms: int
@@ -179,7 +182,11 @@ class PullRecords:
             selection = self._selection(caller)
             for records in fetched.values():
                 add_records(batch, records, selection, start)
-            await self._audit_read(call, caller, batch)
+            audit = asyncio.create_task(self._audit_read(call, caller, batch))
+            try:  # trim while the audit record travels; answer only once it is acknowledged
+                project_records(batch, selection)
+            finally:
+                await audit
         except Rejection as rejection:
             await self._refused(call, caller, rejection, READ_ACTION)
             raise
@@ -197,7 +204,7 @@ class PullRecords:
             "result": "success",
             "status_code": 200,
             "event_ids": [],
-            "record_count": len(batch.records),
+            "record_count": batch.count,
             "offsets": batch.audit_ranges(),
             "disclosed_fields": sorted(batch.disclosed),
             "trace_id": self._tracing.trace_id(),

@@ -35,7 +35,7 @@ class ReadTracing:
 
     def read(self, consumer: str, topic: str, batch: ReadBatch, lag: int) -> None:
         """Count one answered read and record its span."""
-        self._metrics.records_read.labels(consumer, topic).inc(len(batch.records))
+        self._metrics.records_read.labels(consumer, topic).inc(batch.count)
         self._metrics.read_bytes.labels(consumer, topic).inc(batch.payload_bytes)
         self._metrics.read_lag.labels(consumer, topic).set(lag)
         contexts = [
@@ -45,14 +45,14 @@ class ReadTracing:
         valid = [c for c in contexts if c.is_valid]
         parent = None
         links: list[Link] = []
-        if len(batch.records) == 1 and len(valid) == 1:
+        if batch.count == 1 and len(valid) == 1:
             parent = trace.set_span_in_context(trace.NonRecordingSpan(valid[0]))
         else:
             links = [Link(c) for c in valid]
         attributes: dict[str, AttributeValue] = {
             "messaging.system": "kafka",
             "messaging.destination.name": topic,
-            "messaging.batch.message_count": len(batch.records),
+            "messaging.batch.message_count": batch.count,
             "lgsp.consumer": consumer,
         }
         with self._tracer.start_as_current_span(
