@@ -211,7 +211,7 @@ async def webhooks(
             TopicSpec(f"bench.whdlq-{run}", 1),
         ],
     )
-    consumer = {
+    consumer: dict[str, object] = {
         "id": "bench",
         "topic": topic,
         "status": "approved",
@@ -224,7 +224,7 @@ async def webhooks(
         "created_at": now,
         "expires_at": None,
     }
-    sub = {
+    sub: dict[str, object] = {
         "id": f"wh-{run}",
         "consumer_id": "bench",
         "topic": topic,
@@ -240,7 +240,7 @@ async def webhooks(
         await publish_registry_changes(
             kafka,
             registry,
-            [("consumer", "bench", consumer), ("webhook_subscription", sub["id"], sub)],
+            [("consumer", "bench", consumer), ("webhook_subscription", f"wh-{run}", sub)],
         )
         stats: dict[str, float] = {"count": 0}
         async with httpx.AsyncClient(timeout=5) as client:

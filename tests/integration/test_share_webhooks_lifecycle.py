@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from webhook_env import (
     until,
 )
 
+from lgsp_common.schemas import authoring_validator
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.inprocess import read_topic
 from lgsp_devkit.kafka_local import free_port
@@ -38,6 +40,7 @@ from lgsp_gateway.delivery.service.supervisor import Supervisor
 from lgsp_gateway.delivery.settings import WebhookSettings
 
 pytestmark = pytest.mark.kafka
+ROOT = Path(__file__).resolve().parents[2]
 ATTEMPTS = 4
 
 
@@ -102,7 +105,10 @@ async def test_dead_letters_come_only_after_the_attempt_limit(
     assert Counter(r.webhook_id for r in failing.got) == dict.fromkeys(ids, ATTEMPTS)
     assert all(r.verified for r in failing.got)
     assert sorted(d["event_id"] for d in found) == sorted(ids)
+    contract = ROOT / "contracts/platform/lgsp.webhooks.dlq/v1.schema.json"
+    checker = authoring_validator(orjson.loads(contract.read_bytes()))
     for letter in found:
+        assert not list(checker.iter_errors(letter)), letter
         assert (letter["subscription_id"], letter["consumer_id"]) == ("wh-dead", "thong-ke")
         assert (letter["attempts"], letter["reason"], letter["last_status"]) == (
             ATTEMPTS,
