@@ -41,6 +41,8 @@ class InProcessPlatform:
     apps: dict[str, FastAPI] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
     token: str = OPERATOR_TOKEN
+    # The collector's settings, so a test can start another replica of the same group.
+    collector_settings: Any = None
 
 
 async def recreate_data_topics(kafka: KafkaSettings, topics: list[str]) -> None:
@@ -88,7 +90,7 @@ def _build_apps(
         registry_topic=topics["registry"], dlq_topic=topics["dlq"], kpi_topic=topics["kpi"],
         tick_interval_s=0.25, **collector,
     )  # fmt: skip
-    return {"registry": registry, "collector": collector_app(settings)}
+    return {"registry": registry, "collector": collector_app(settings), "settings": settings}
 
 
 def _population_apps(
@@ -138,6 +140,7 @@ async def in_process_platform(
     ])  # fmt: skip
     await asyncio.to_thread(build_database, workdir / "citizens.sqlite", citizens, 6)
     apps = _build_apps(kafka, workdir, platform.topics, collector)
+    platform.collector_settings = apps.pop("settings")
     async with contextlib.AsyncExitStack() as stack:
         platform.urls["registry"] = await stack.enter_async_context(serve(apps["registry"]))
         upstream_port = free_port()
