@@ -43,7 +43,7 @@ def test_a_changed_position_breaks_the_signature() -> None:
     assert reason(f"{forged}.{mac}") == "invalid-cursor"
 
 
-@pytest.mark.parametrize("text", ["", "nodot", "a.b.c", "!!.??", "x" * 70_000, "e30.e30"])
+@pytest.mark.parametrize("text", ["", "nodot", "a.b.c", "!!.??", "x" * 9_000, "e30.e30"])
 def test_malformed_cursors_are_invalid(text: str) -> None:
     assert reason(text) == "invalid-cursor"
 

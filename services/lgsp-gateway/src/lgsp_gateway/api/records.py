@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lgsp_common.problems import problem_responses
 from lgsp_gateway.api.deps import PullDep
+from lgsp_gateway.domain.cursor import MAX_CURSOR_CHARS
 
 router = APIRouter(prefix="/v1/topics", tags=["reads"])
 TOPIC = Path(pattern=r"^[A-Za-z0-9._-]{1,249}$", description="The topic to read")
@@ -50,7 +51,7 @@ class CommitBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cursor: str = Field(min_length=1, max_length=65536)
+    cursor: str = Field(min_length=1, max_length=MAX_CURSOR_CHARS)
 
 
 class Committed(BaseModel):
@@ -74,7 +75,7 @@ async def read_records(
         str,
         Query(
             min_length=1,
-            max_length=65536,
+            max_length=MAX_CURSOR_CHARS,
             description="`earliest`, `latest`, `committed` or the `next` cursor of an answer",
         ),
     ] = "committed",

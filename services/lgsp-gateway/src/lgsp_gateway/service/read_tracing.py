@@ -38,6 +38,8 @@ class ReadTracing:
         self._metrics.records_read.labels(consumer, topic).inc(batch.count)
         self._metrics.read_bytes.labels(consumer, topic).inc(batch.payload_bytes)
         self._metrics.read_lag.labels(consumer, topic).set(lag)
+        if batch.undecodable:  # answered with data null; counted, never dropped silently
+            self._metrics.failures.labels("read_undecodable").inc(batch.undecodable)
         contexts = [
             trace.get_current_span(_PROPAGATOR.extract({"traceparent": tp})).get_span_context()
             for tp in batch.traceparents[:MAX_LINKS]
