@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 from collector_bench_support import (
+    DOSSIER_SUBMITTED,
     SCHEMA,
     Rate,
     Sample,
@@ -143,7 +144,7 @@ class Freshness:
             self.acked[probe] = time.perf_counter()
 
     def _event(self, n: int, procedure: str) -> dict[str, Any]:
-        return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "t.submitted",
+        return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": DOSSIER_SUBMITTED,
                 "data": dossier(n, self.rng, procedure)}  # fmt: skip
 
     async def watch(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOPIC_DIR = ROOT / "contracts/topics/tthc.dossier.v1"
 SCHEMA = json.loads((TOPIC_DIR / "v1.schema.json").read_text())
 BASE = json.loads((TOPIC_DIR / "examples/valid/online-submitted-province.json").read_text())
+DOSSIER_SUBMITTED = "vn.gov.lgsp.tthc.dossier.submitted"  # the contract's eventType
 MAX_BATCH = 2000  # records per poll, for both consumers
 DISTRICTS = ["747", "748", "750", "751", "752", "753", "754", "755"]
 PROBE_KPI = """id: bench-probes
@@ -80,7 +81,7 @@ async def prefill(kafka: KafkaSettings, topic: str, count: int) -> None:
             futures = []
             for n in range(start, min(count, start + 5000)):
                 data = dossier(n, rng)
-                event = CloudEvent(source="/sources/bench", type="t.submitted", data=data)
+                event = CloudEvent(source="/sources/bench", type=DOSSIER_SUBMITTED, data=data)
                 record = to_kafka(event, data["dossier_id"], carrier={})
                 futures.append(await producer.send(topic, record.value, key=record.key,
                                                    headers=record.headers))  # fmt: skip
