@@ -127,8 +127,8 @@ def simulated() -> list[Observed]:
 
 
 def test_the_evaluator_agrees_with_the_collector_domain(simulated: list[Observed]) -> None:
-    from ioc_collector.domain.aggregate import Aggregator  # noqa: PLC0415 - test-only oracle
     from ioc_collector.adapters.kpi_files import load_catalogue  # noqa: PLC0415
+    from ioc_collector.domain.aggregate import Aggregator  # noqa: PLC0415 - test-only oracle
     from ioc_collector.domain.events import EventView  # noqa: PLC0415
     from ioc_collector.domain.queries import current_value  # noqa: PLC0415
     from ioc_collector.domain.state import AggregationState  # noqa: PLC0415
