@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 
 from lgsp_cli import main
 
-INTEGRATOR_COMMANDS = {"registry", "contracts", "audit", "publish", "tail", "kpis", "sources"}
+INTEGRATOR_COMMANDS = {
+    "registry", "contracts", "audit", "kpi", "subscribe", "publish", "tail", "kpis", "sources",
+    "consume",
+}  # fmt: skip
 
 
 def command_names(app: typer.Typer) -> set[str]:
