@@ -8,7 +8,9 @@ collector's dashboard address is printed and its KPIs move.
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lgsp_devkit.kafka_local import LocalKafka, free_port
+from lgsp_devkit.kafka_local import LocalKafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -59,10 +61,34 @@ def kpis_move(collector: str, timeout_s: float = 60) -> bool:
     return False
 
 
+def unused_offset() -> int:
+    """Return a port offset whose service ports are all free and outside the ephemeral range.
+
+    Ports below 32768 are never handed out to outgoing connections, so a client elsewhere in
+    the suite cannot take one between this check and the service's bind.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        offset = rng.randrange(10_000, 24_000, 100)
+        if all(bindable(port + offset) for port in range(8080, 8100)):
+            return offset
+    raise AssertionError("no free block of ports below the ephemeral range")
+
+
+def bindable(port: int) -> bool:
+    """Tell whether nobody listens on a loopback port right now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
     kafka = LocalKafka(tmp_path / "kafka")
     bootstrap = kafka.start()
-    offset = free_port() - 8080 if free_port() > 20_000 else 20_000
+    offset = unused_offset()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,

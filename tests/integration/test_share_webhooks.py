@@ -16,6 +16,7 @@ from webhook_env import (
     Receiver,
     WorkerProcess,
     consumer,
+    idle,
     make_topics,
     new_secret,
     publish,
@@ -85,11 +86,13 @@ async def test_flaky_receiver_and_a_killed_worker_lose_nothing(
         await first.ready()
         producing = asyncio.create_task(publish(kafka_settings, data_topic, EVENTS, pace_s=0.02))
         await asyncio.sleep(1.5)  # the receiver is down: attempts fail to connect
-        async with serving(receiver, port):
+        async with serving(receiver, port) as server:
             await until(
                 lambda: len({r.webhook_id for r in receiver.acked()}) >= 30, 60, "30 deliveries"
             )
             first.kill()
+            # What the dead worker sent may still wait in the receiver's sockets: let it land.
+            await until(lambda: idle(server), 30, "the dead worker's requests handled")
             killed_at = len(receiver.got)
             second.start()
             await second.ready()

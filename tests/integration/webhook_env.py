@@ -102,15 +102,15 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int) -> AsyncIterator[str]:
-    """Serve an ASGI app on a loopback port for the block."""
+async def serving(app: Any, port: int) -> AsyncIterator[uvicorn.Server]:
+    """Serve an ASGI app on a loopback port for the block; yield the server."""
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn has no start event)
         await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
         server.should_exit = True
         await task
@@ -269,6 +269,11 @@ class WorkerProcess:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def idle(server: uvicorn.Server) -> bool:
+    """Tell whether the server holds no connection and runs no request: all it got is handled."""
+    return not server.server_state.connections and not server.server_state.tasks
 
 
 def worker_env(kafka: KafkaSettings, topics: dict[str, str], **settings: str) -> dict[str, str]:
