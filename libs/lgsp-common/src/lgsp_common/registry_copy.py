@@ -35,14 +35,34 @@ Listener = Callable[[str, str, Entity | None], None]
 
 
 class RegistryCopy:
-    """Follows `lgsp.registry` and answers lookups from memory."""
+    """Follows `lgsp.registry` and answers lookups from memory.
+
+    The follower fails closed: any error (Kafka or not) stops it, `following` and `caught_up`
+    turn false, and it restarts with exponential backoff from the first record it had not yet
+    applied (`restarts` counts those restarts). Every `heartbeat_s` it asks the broker for the
+    log end; `confirmed_at` is the last time (monotonic) the copy was known to have read up to
+    it, so `age_s` grows only when the copy falls behind or cannot reach the broker, never on a
+    quiet registry.
+    """
 
     def __init__(
-        self, kafka: KafkaSettings, *, topic: str = REGISTRY_TOPIC, client_id: str
+        self,
+        kafka: KafkaSettings,
+        *,
+        topic: str = REGISTRY_TOPIC,
+        client_id: str,
+        heartbeat_s: float = 1.0,
+        backoff_s: tuple[float, float] = (0.2, 10.0),
+        consumer_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self._kafka = kafka
         self._topic = topic
         self._client_id = client_id
+        self._heartbeat_s = heartbeat_s
+        self._backoff_s = backoff_s
+        self._new_consumer = consumer_factory or (
+            lambda: create_consumer(self._kafka, self._client_id, None)
+        )
         self._entities: dict[str, dict[str, Entity]] = {}
         self._versions: dict[tuple[str, str], int] = {}
         self._subjects: dict[str, dict[int, str]] = {}
@@ -50,11 +70,35 @@ class RegistryCopy:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._caught_up = False
+        self._following = False
+        self._next: dict[TopicPartition, int] = {}  # the first offset not yet applied
+        self._failures = 0
+        self.restarts = 0
+        # Monotonic time the copy last confirmed it had read up to the log end; None until a
+        # follower has started (a copy fed by hand, in tests, is never stale).
+        self.confirmed_at: float | None = None
 
     @property
     def caught_up(self) -> bool:
-        """Tell whether the copy has read everything that was on the topic when it started."""
-        return self._caught_up
+        """Tell whether the copy has read the whole topic once and is following it now."""
+        return self._caught_up and self._following
+
+    @property
+    def following(self) -> bool:
+        """Tell whether the follower is running and has reached the log end since (re)starting."""
+        return self._following
+
+    @property
+    def age_s(self) -> float | None:
+        """Seconds since the copy last confirmed it was at the log end (None: never started)."""
+        if self.confirmed_at is None:
+            return None
+        return time.monotonic() - self.confirmed_at
+
+    def stale(self, max_age_s: float) -> bool:
+        """Tell whether a started copy has not confirmed reaching the log end for `max_age_s`."""
+        age = self.age_s
+        return age is not None and age > max_age_s
 
     def subscribe(self, callback: Listener) -> None:
         """Call `callback(kind, id, data_or_None)` after each applied change."""
@@ -62,20 +106,32 @@ class RegistryCopy:
 
     async def start(self, timeout_s: float = 30) -> None:
         """Read the topic from the beginning until caught up, then follow it in the background."""
-        consumer = create_consumer(self._kafka, self._client_id, None)
-        await consumer.start()
-        self._consumer = consumer
+        self.confirmed_at = float("-inf")  # started: stale until the first confirmation
         try:
-            partitions = await self._partitions(consumer, timeout_s)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
+            consumer = await asyncio.wait_for(self._open(timeout_s), timeout_s)
+            checked = time.monotonic()
+            ends = await consumer.end_offsets(list(consumer.assignment()))
             await asyncio.wait_for(self._catch_up(consumer, ends), timeout_s)
         except BaseException:
             await self.stop()
             raise
-        self._caught_up = True
-        self._task = asyncio.create_task(self._follow(consumer), name=f"{self._topic} copy")
+        self.confirmed_at = checked
+        self._caught_up = self._following = True
+        self._task = asyncio.create_task(self._supervise(), name=f"{self._topic} copy")
+
+    async def _open(self, timeout_s: float) -> AIOKafkaConsumer:
+        """Start a consumer positioned at the first record not yet applied."""
+        consumer = self._new_consumer()
+        self._consumer = consumer
+        await consumer.start()
+        partitions = await self._partitions(consumer, timeout_s)
+        consumer.assign(partitions)
+        for tp in partitions:
+            if tp in self._next:
+                consumer.seek(tp, self._next[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        return consumer
 
     async def _partitions(self, consumer: AIOKafkaConsumer, timeout_s: float) -> list[Any]:
         deadline = time.monotonic() + timeout_s
@@ -92,25 +148,61 @@ class RegistryCopy:
 
     async def _catch_up(self, consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> None:
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    self.apply(record.key, record.value)
+            await self._read(consumer, 500)
 
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+    async def _read(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> None:
+        batches = await consumer.getmany(timeout_ms=timeout_ms)
+        for tp, records in batches.items():
+            for record in records:
+                self.apply(record.key, record.value)
+                self._next[tp] = record.offset + 1
+
+    async def _supervise(self) -> None:
+        """Follow the topic; on any error, restart with backoff from the first unapplied record."""
         while True:
             try:
-                batches = await consumer.getmany(timeout_ms=1000)
-            except KafkaError as exc:  # the consumer reconnects by itself; keep following
-                log.warning("registry copy: %s; retrying", type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            for records in batches.values():
-                for record in records:
-                    self.apply(record.key, record.value)
+                consumer = self._consumer or await self._open(self._heartbeat_s * 30)
+                await self._follow(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        self._following = False
+        self._failures += 1
+        self.restarts += 1
+        base, most = self._backoff_s
+        delay = min(most, base * 2 ** (self._failures - 1))
+        log.warning(
+            "registry copy: follower failed (%s: %s); restart %d in %.1fs",
+            type(exc).__name__,
+            exc,
+            self.restarts,
+            delay,
+            exc_info=not isinstance(exc, KafkaError),
+        )
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        await asyncio.sleep(delay)
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        """Apply new records; every heartbeat, confirm the copy is at the log end it asked for."""
+        target: tuple[float, dict[Any, int]] | None = None
+        while True:
+            if target is None:
+                target = (time.monotonic(), await consumer.end_offsets(list(consumer.assignment())))
+            checked, ends = target
+            if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                self.confirmed_at, target = checked, None
+                self._following, self._failures = True, 0
+            await self._read(consumer, int(self._heartbeat_s * 1000))
 
     async def stop(self) -> None:
         """Stop following the topic."""
+        self._following = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,4 +1,9 @@
-"""Route dependencies as `Annotated` aliases: the Runtime bootstrap built, and limited bodies."""
+"""Route dependencies as `Annotated` aliases: the Runtime bootstrap built, and limited bodies.
+
+The read use cases are handed out only while the registry copy is fresh (else 503, see
+`service.registry_freshness`); publishes (both lanes) get the same check, audited, from the
+Gatekeeper.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from fastapi import Depends, Request
 from lgsp_gateway.bootstrap import Runtime
 from lgsp_gateway.service.population_reads import READ_BODY_LIMIT, PopulationReads
 from lgsp_gateway.service.pull_records import PullRecords
+from lgsp_gateway.service.registry_freshness import RegistryFreshness
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -18,6 +24,19 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def fresh_runtime(request: Request, runtime: RuntimeDep) -> Runtime:
+    """Return the Runtime, refusing with 503 while its registry copy is stale."""
+    freshness: RegistryFreshness | None = getattr(request.app.state, "registry_freshness", None)
+    if freshness is None or freshness.registry is not runtime.registry:
+        freshness = RegistryFreshness.from_env(runtime.registry, runtime.settings.retry_after_s)
+        request.app.state.registry_freshness = freshness
+    freshness.check()
+    return runtime
+
+
+FreshRuntimeDep = Annotated[Runtime, Depends(fresh_runtime)]
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -42,12 +61,12 @@ async def read_body(request: Request) -> bytes:
     return await read_limited(request, READ_BODY_LIMIT)
 
 
-async def population_reads(runtime: RuntimeDep) -> PopulationReads:
+async def population_reads(runtime: FreshRuntimeDep) -> PopulationReads:
     """Return the read relay."""
     return runtime.reads
 
 
-async def pull_records(runtime: RuntimeDep) -> PullRecords:
+async def pull_records(runtime: FreshRuntimeDep) -> PullRecords:
     """Return the pull-read use case."""
     return runtime.pull
 

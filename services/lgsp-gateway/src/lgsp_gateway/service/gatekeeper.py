@@ -6,7 +6,8 @@ selection (the version the event names, else the latest) with payload validation
 text is put in Unicode NFC first (unless the contract keeps bytes as sent), and the event's
 `type` must be the contract's `eventType`. Each check
 refuses with a `Rejection`; none of them does I/O (the directory reads the registry copy in
-memory).
+memory). Before any key is looked up, a stale registry copy refuses the call with 503
+(`registry_freshness`): keys revoked since are not trusted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.intake import event_from_http
 from lgsp_gateway.domain.ratelimit import RateLimiter
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
+from lgsp_gateway.service.registry_freshness import RegistryFreshness
 from lgsp_gateway.settings import GatewaySettings
 
 
@@ -47,14 +49,20 @@ class Call:
 class Gatekeeper:
     """Authorises, rate-limits, parses and selects the contract; refuses with a Rejection."""
 
-    def __init__(self, settings: GatewaySettings, directory: Directory) -> None:
+    def __init__(
+        self, settings: GatewaySettings, directory: Directory, registry: Any = None
+    ) -> None:
         self.directory = directory
+        # The registry copy behind the directory, whose freshness every call checks first.
+        registry = registry if registry is not None else getattr(directory, "_registry", None)
+        self.freshness = RegistryFreshness.from_env(registry, settings.retry_after_s)
         self._limiter = RateLimiter(
             settings.rate_limit_per_source, settings.rate_limit_burst, settings.replicas
         )
 
     def authorise(self, call: Call) -> Caller:
         """Return the calling source if its key is valid and it owns the topic."""
+        self.freshness.check()
         key = api_key_from(call.headers)
         caller = self.directory.authenticate(key) if key else None
         if caller is None or caller.kind != "source":
