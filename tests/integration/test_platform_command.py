@@ -7,6 +7,7 @@ collector's dashboard address is printed and its KPIs move.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -59,6 +60,19 @@ def kpis_move(collector: str, timeout_s: float = 60) -> bool:
                 return sum(value is not None for value in values) >= 10
             time.sleep(1)
     return False
+
+
+def assert_consumers_read(truth_path: Path) -> None:
+    """The two consumer departments read through the gateway: only their approved fields."""
+    consumers = json.loads(truth_path.read_text("utf-8"))["consumers"]
+    statistics, justice = consumers["tk-thu-ngan-sach"], consumers["stp-tai-su-dung-ket-qua"]
+    assert statistics["transport"] == "pull" and statistics["distinct"] > 0, statistics
+    assert statistics["fields_received"] == sorted(
+        pointer.lstrip("/") for pointer in statistics["approved_fields"]
+    )
+    assert justice["transport"] == "webhook" and justice["distinct"] > 0, justice
+    assert set(justice["fields_received"]) <= {p.lstrip("/") for p in justice["approved_fields"]}
+    assert justice["signatures"]["failed"] == 0 and justice["signatures"]["verified"] > 0
 
 
 def unused_offset() -> int:
@@ -131,6 +145,7 @@ def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
 
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
+        assert_consumers_read(tmp_path / "simulate" / "ground-truth.json")
     finally:
         if process.poll() is None:
             process.kill()

@@ -7,7 +7,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -67,6 +67,14 @@ def _summary(stats: Stats, truth_path: Path | None) -> str:
     return "\n".join(lines)
 
 
+def _reads(document: dict[str, Any] | None) -> list[str]:
+    """One line per consumer department: what it read against what was accepted."""
+    rows = (document or {}).get("consumers", {})
+    return [f"Reads: {name} ({row['transport']}) {row['distinct']:,}/{row['expected']:,} of "
+            f"{row['topic']}, fields {', '.join(row['fields_received']) or 'none'}"
+            for name, row in rows.items()]  # fmt: skip
+
+
 def _columns(total: int | None) -> list[object]:
     columns: list[object] = [SpinnerColumn(), TextColumn("[bold]{task.description}")]
     if total is not None:
@@ -108,6 +116,15 @@ RunIdOpt = Annotated[str | None, typer.Option(help="Run id (event ids derive fro
 BatchOpt = Annotated[int | None, typer.Option(min=1, max=1000, help="Events per batch.")]
 CitizensOpt = Annotated[int | None, typer.Option(min=1, help="Citizens in the upstream DB.")]
 OfflineOpt = Annotated[bool, typer.Option(help="Send nothing: write record and truth only.")]
+ConsumersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=65535,
+        help="Also run the consumer departments (Statistics Office by pull, Sở Tư pháp by "
+        "webhook); their webhook receiver listens on this loopback port.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar: a line every 30 s.")]
 
 
@@ -156,6 +173,7 @@ def simulate(
     batch_size: BatchOpt = None,
     citizens: CitizensOpt = None,
     offline: OfflineOpt = False,
+    consumers_port: ConsumersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run the simulated departments (finance, health, tourism, TTHC) against the platform."""
@@ -163,7 +181,8 @@ def simulate(
     speed = rate or chosen.rate
     options = Options(rate=speed, events=events if events is not None else chosen.events,
                       batch_size=batch_size or chosen.chosen_batch_size(speed), offline=offline,
-                      record_path=record, truth_path=ground_truth)  # fmt: skip
+                      record_path=record, truth_path=ground_truth,
+                      consumers_port=consumers_port)  # fmt: skip
     provider = setup_tracing("lgsp-simulator")
     target = _target(gateway, registry, token, token_file)
     simulation = Simulation(chosen, target, options, provider.get_tracer("lgsp-simulator"),
@@ -173,7 +192,7 @@ def simulate(
     typer.echo(f"Scenario {chosen.name} (seed {chosen.seed}, run {options.run_id}): "
                f"{speed:g} events/s, batches of {options.batch_size}")  # fmt: skip
     stats = _execute(simulation, quiet, provider.shutdown)
-    typer.echo(_summary(stats, options.truth_path))
+    typer.echo("\n".join([_summary(stats, options.truth_path), *_reads(simulation.document)]))
 
 
 def replay(

@@ -34,7 +34,7 @@ STATISTICS = {
 }
 JUSTICE = {
     "id": "so-tu-phap",
-    "code": "000.00.18.H03",
+    "code": "000.00.16.H03",
     "name_vi": "Sở Tư pháp",
     "name_en": "Department of Justice",
 }

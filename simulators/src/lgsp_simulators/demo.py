@@ -83,13 +83,15 @@ def seed_registry(url: str, var_dir: Path, say: Say) -> None:
     say("Registry: " + ", ".join(f"{what} {count}" for what, count in sorted(tally.items())))
 
 
-def simulator_command(demo: DemoSettings, gateway: str, registry: str, var_dir: Path) -> list[str]:
-    """Return the command running the simulated departments in the background."""
+def simulator_command(
+    demo: DemoSettings, gateway: str, registry: str, var_dir: Path, consumers_port: int
+) -> list[str]:
+    """Return the command running the simulated departments (and consumers) in the background."""
     token_file = var_dir / "registry" / "operator-token"
     return [
         sys.executable, "-m", "lgsp_cli.main", "simulate", "--quiet",
         "--scenario", str(demo.scenario), "--rate", f"{demo.rate:g}",
         "--gateway", gateway, "--registry", registry, "--token-file", str(token_file),
-        "--citizens", str(demo.citizens),
+        "--citizens", str(demo.citizens), "--consumers-port", str(consumers_port),
         "--ground-truth", str(var_dir / "simulate" / "ground-truth.json"),
     ]  # fmt: skip

@@ -43,6 +43,8 @@ class GroundTruth:
     verifications: Counter[str] = field(default_factory=Counter)
     planned: Counter[str] = field(default_factory=Counter)
     notes: dict[str, Any] = field(default_factory=dict)
+    # What each consumer department read (pull or webhook), against what was accepted.
+    consumers: dict[str, Any] = field(default_factory=dict)
 
     def accept(self, draft: Draft, time: datetime) -> None:
         """Record an event the gateway acknowledged."""
@@ -109,6 +111,7 @@ class GroundTruth:
             "uncertain": self.uncertain,
             "verifications": dict(self.verifications),
             "notes": self.notes,
+            "consumers": self.consumers,
             "kpis": evaluate(definitions, self.observed),
         }
 

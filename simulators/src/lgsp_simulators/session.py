@@ -19,6 +19,7 @@ from opentelemetry import trace
 
 from lgsp_cli.registry_client import RegistryClient
 from lgsp_common.settings import repo_root
+from lgsp_simulators.consumers import Sharing
 from lgsp_simulators.departments.plan import Plan
 from lgsp_simulators.gateway import GatewayClient
 from lgsp_simulators.ground_truth import GroundTruth
@@ -55,6 +56,8 @@ class Options:
     record_path: Path | None = None
     offline: bool = False
     warmup_s: float = 60.0
+    # Run the two consumer departments (pull and webhook); their receiver's loopback port.
+    consumers_port: int | None = None
 
 
 def participants(scenario: Scenario) -> list[str]:
@@ -113,6 +116,7 @@ class Simulation:
         truth.sources = dict(onboarded.sources)
         truth.notes["onboarding"] = onboarded.notes
         plan = Plan(self.scenario, options.run_id, options.events)
+        sharing = await self._start_consumers()
         async with httpx.AsyncClient(base_url=self.target.gateway_url, timeout=30.0) as http:
             gateway = None
             if not options.offline:
@@ -126,7 +130,25 @@ class Simulation:
                 try:
                     return await self.runner.run(progress)
                 finally:
+                    if sharing is not None:
+                        # Stopped early: a short wait, inside the supervisor's stop timeout.
+                        wait_s = 5.0 if self.stopped else 30.0
+                        await sharing.finish(truth.accepted, wait_s)
+                        truth.consumers = sharing.documents(truth.accepted)
                     self._finish(plan)
+
+    async def _start_consumers(self) -> Sharing | None:
+        """Start the consumer departments when asked (they read through the gateway)."""
+        port = self.options.consumers_port
+        if port is None or self.options.offline:
+            return None
+        client = RegistryClient(url=self.target.registry_url.rstrip("/"), token=self.target.token)
+        sharing = Sharing(self.target.gateway_url, client, port)
+        await sharing.start()
+        self.say(f"consumers: {sharing.statistics.consumer_id} reads {sharing.statistics.topic} "
+                 f"by pull; {sharing.justice.consumer_id} reads {sharing.justice.topic} "
+                 "by webhook")  # fmt: skip
+        return sharing
 
     def _finish(self, plan: Plan) -> None:
         truth = self.truth

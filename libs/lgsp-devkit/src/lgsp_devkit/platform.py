@@ -53,6 +53,8 @@ UPSTREAM = ServiceSpec(
     8093,
     "/healthz",
 )
+# The consumer departments' webhook receiver (Sở Tư pháp), started by the simulator.
+CONSUMERS_PORT = 8095
 SERVICES = (
     ServiceSpec("registry", "lgsp_registry", "LGSP_REGISTRY_", 8081),
     ServiceSpec("lgsp-gateway", "lgsp_gateway", "LGSP_GATEWAY_", 8080),
@@ -184,7 +186,9 @@ class Platform:
             self.say("Simulated departments: off (LGSP_DEMO_RATE=0)")
             return
         gateway, registry = self.url(SERVICES[1]), self.url(SERVICES[0])
-        command = simulator_command(self.demo, gateway, registry, self.var_dir)
+        command = simulator_command(
+            self.demo, gateway, registry, self.var_dir, CONSUMERS_PORT + self.port_offset
+        )
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         log_path, process = self._spawn("simulator", command, env)
         spec = ServiceSpec("simulator", "lgsp_cli.simulate", "LGSP_DEMO_", 0)
@@ -192,6 +196,11 @@ class Platform:
         self.say(
             f"Simulated departments: publishing {self.demo.rate:g} events/s through the "
             f"gateway (log: {log_path})"
+        )
+        self.say(
+            "Consumer departments: Cục Thống kê tỉnh (Statistics Office) pulls "
+            "finance.budget-revenue.v1; Sở Tư pháp (Justice) receives tthc.dossier.v1 results "
+            f"by webhook on 127.0.0.1:{CONSUMERS_PORT + self.port_offset}"
         )
 
     def _wait_ready(self, timeout_s: float) -> None:
