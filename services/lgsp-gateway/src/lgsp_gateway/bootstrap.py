@@ -1,10 +1,14 @@
 """The gateway's composition root: opens its clients in order and wires the use cases.
 
 Order (closed in reverse by one AsyncExitStack): platform topics, the idempotent producer, the
-registry copy, the audit trail (its background records are drained before the producer stops),
-the use cases, the population adapter's HTTP client. Unit tests pass fakes as keyword arguments
-(`producer=`, `registry=`, `population_client=`, `create_topics=`); every client, real or fake,
-is started and stopped here.
+audit producer (its own, linger `AUDIT_LINGER_MS`, so that a call's wait for its audit ack is
+short and the records of concurrent calls still share requests), the registry copy, the audit
+trail and `AckedAudit` (at shutdown, after the server stopped taking calls and finished the ones
+in flight, it refuses new records and waits for the pending ones before the producers stop), the
+use cases, the population adapter's HTTP client. Unit tests pass fakes as keyword arguments
+(`producer=`, `audit_producer=`, `registry=`, `population_client=`, `create_topics=`; a fake
+`producer=` alone also carries the audit records); every client, real or fake, is started and
+stopped here.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from lgsp_common.kafka import KafkaProbe, ResilientProducer, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.topics import ensure_platform_topics
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher
-from lgsp_gateway.adapters.audit_log import BackgroundAudit
+from lgsp_gateway.adapters.audit_log import AckedAudit
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.adapters.directory import Directory, RegistryView
 from lgsp_gateway.adapters.offsets import ConsumerOffsets
@@ -79,6 +83,7 @@ async def bootstrap(
     parts: Parts,
     *,
     producer: Producer | None = None,
+    audit_producer: Producer | None = None,
     registry: RegistryFeed | None = None,
     population_client: httpx.AsyncClient | None = None,
     create_topics: Callable[[], Awaitable[object]] | None = None,
@@ -93,17 +98,19 @@ async def bootstrap(
             wait,
             SERVICE,
         )
+        shared = producer is not None and audit_producer is None
         producer = producer or ResilientProducer(settings.kafka, SERVICE)
         await start_with_retry(producer.start, wait, SERVICE)
         stack.push_async_callback(producer.stop)
+        audit_producer = (
+            producer if shared else await _audit_producer(settings, audit_producer, stack)
+        )
         registry = registry or RegistryCopy(
             settings.kafka, topic=settings.registry_topic, client_id=SERVICE
         )
         await registry.start(settings.registry_startup_timeout_s)
         stack.push_async_callback(registry.stop)
-        trail = audit_trail(settings, producer)
-        audit = BackgroundAudit(trail, parts.metrics.failures)
-        stack.push_async_callback(audit.drain, settings.produce_timeout_s)
+        audit = await _acked_audit(settings, parts, audit_producer, stack)
         directory = Directory(registry)
         outcomes = Outcomes(
             DeadLetters(producer, settings.dlq_topic, parts.metrics.failures), audit, parts.metrics
@@ -125,8 +132,35 @@ async def bootstrap(
             publish=PublishAfterAck(settings, gate, publisher, outcomes),
             batch=BatchAfterAck(settings, gate, publisher, outcomes),
             reads=PopulationReads(settings, directory, outcomes, client),
-            pull=PullRecords(settings, directory, pool, offsets, trail, outcomes, tracing),
+            pull=PullRecords(settings, directory, pool, offsets, audit, outcomes, tracing),
         )
+
+
+async def _acked_audit(
+    settings: GatewaySettings, parts: Parts, audit_producer: Producer, stack: AsyncExitStack
+) -> AckedAudit:
+    """Open the audit trail; its records are awaited, and waited for at shutdown."""
+    trail = await stack.enter_async_context(audit_trail(settings, audit_producer))
+    audit = AckedAudit(
+        trail,
+        parts.metrics.audit,
+        timeout_s=settings.audit_timeout_s,
+        max_pending=settings.audit_max_pending,
+    )
+    stack.push_async_callback(audit.close, settings.shutdown_audit_wait_s)
+    return audit
+
+
+async def _audit_producer(
+    settings: GatewaySettings, given: Producer | None, stack: AsyncExitStack
+) -> Producer:
+    """Start the audit records' own producer (idempotent, acks=all, short linger)."""
+    producer = given or ResilientProducer(
+        settings.kafka, f"{SERVICE}-audit", linger_ms=settings.audit_linger_ms
+    )
+    await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
+    stack.push_async_callback(producer.stop)
+    return producer
 
 
 def audit_trail(settings: GatewaySettings, producer: Producer) -> AuditTrail:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lgsp_gateway.adapters.audit_log import AuditSeries
+
 
 @dataclass
 class GatewayMetrics:
@@ -19,10 +21,17 @@ class GatewayMetrics:
     read_bytes: Counter
     read_lag: Gauge
     read_waiting: Gauge
+    audit: AuditSeries
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
         """Register the series on the app's registry."""
+        failures = Counter(
+            "gateway_side_records_failed",
+            "DLQ or audit records Kafka did not take",
+            ["kind"],
+            registry=registry,
+        )
         return cls(
             accepted=Counter(
                 "gateway_events_accepted",
@@ -36,12 +45,7 @@ class GatewayMetrics:
                 ["source", "topic", "reason"],
                 registry=registry,
             ),
-            failures=Counter(
-                "gateway_side_records_failed",
-                "DLQ or audit records Kafka did not take",
-                ["kind"],
-                registry=registry,
-            ),
+            failures=failures,
             publish_seconds=Histogram(
                 "gateway_publish_seconds",
                 "Time from request to broker ack, per topic",
@@ -73,4 +77,28 @@ class GatewayMetrics:
                 ["topic"],
                 registry=registry,
             ),
+            audit=_audit_series(registry, failures),
         )
+
+
+def _audit_series(registry: CollectorRegistry, failures: Counter) -> AuditSeries:
+    return AuditSeries(
+        pending=Gauge(
+            "gateway_audit_pending_records",
+            "Audit records handed to Kafka and not yet acknowledged (bounded by AUDIT_MAX_PENDING)",
+            registry=registry,
+        ),
+        unavailable=Counter(
+            "gateway_audit_unavailable",
+            "Calls answered 503 (or refusals answered unaudited) because their audit record was "
+            "not acknowledged, by reason (overloaded, timeout, refused, closing)",
+            ["reason"],
+            registry=registry,
+        ),
+        abandoned=Counter(
+            "gateway_audit_records_abandoned",
+            "Audit records still without an ack when the shutdown's wait ran out",
+            registry=registry,
+        ),
+        failures=failures,
+    )

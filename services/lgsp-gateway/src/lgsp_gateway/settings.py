@@ -36,6 +36,28 @@ class GatewaySettings(ServiceSettings):
         default=SecretStr("change-me-local-audit-key"),
         description="HMAC-SHA256 key signing this gateway's audit records.",
     )
+    audit_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for an audit record's ack before the call is answered 503.",
+    )
+    audit_max_pending: int = Field(
+        default=10_000,
+        ge=1,
+        description="Audit records awaiting their ack at most; beyond, calls are answered 503.",
+    )
+    audit_linger_ms: int = Field(
+        default=0,
+        ge=0,
+        description="Linger of the gateway's own audit producer (records of concurrent calls "
+        "still batch while a request is in flight).",
+    )
+    shutdown_audit_wait_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="How long shutdown waits for audit records still in flight; the rest are "
+        "counted (gateway_audit_records_abandoned) and logged.",
+    )
     max_body_bytes: int = Field(default=1_048_576, gt=0, description="Largest accepted body.")
     max_batch_events: int = Field(default=1000, gt=0, description="Most events in one batch.")
     rate_limit_per_source: float = Field(

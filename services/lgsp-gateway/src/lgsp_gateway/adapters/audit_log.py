@@ -1,45 +1,136 @@
-"""Audit records appended without holding up the answer.
+"""Audit records acknowledged before the answer: bounded, tracked, and waited for at shutdown.
 
-`AuditTrail.record` takes the chain position under a lock and then waits for the broker's ack.
-The gateway must answer 503 quickly when Kafka is down, so it starts each record as a task: tasks
-take the lock in creation order, so the chain keeps the order of the calls, and a record Kafka
-finally refuses is counted and logged (the verifier then reports the gap).
+`AuditTrail.record` takes the chain position and hands the record to the producer under a lock,
+then waits for the broker's ack outside it. The gateway's audit producer is its own idempotent
+producer with a short linger (`settings.audit_linger_ms`), and aiokafka keeps one request in
+flight per broker: the records of concurrent calls that arrive while one request travels leave
+together in the next, so the wait costs about one round trip per call, not one per record.
+
+`AckedAudit.record` returns once Kafka has acknowledged the record and raises
+`AuditUnavailableError` otherwise: when more than `max_pending` records already wait for their
+acks (refused at once, nothing queued), when the ack does not come within `timeout_s`, when the
+producer fails the record, or once shutdown began. A record whose caller stopped waiting is not
+cancelled: it stays pending (and counted against the bound) until the producer settles it, and a
+failure is counted and logged. `close` refuses new records, waits for the pending ones, and
+counts and logs (then cancels) whatever is still pending when its wait runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from prometheus_client import Counter
-
-from lgsp_common.audit import AuditTrail
+from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
 
 
-class BackgroundAudit:
-    """Starts audit records in call order; `drain()` waits for the ones still in flight."""
+class Trail(Protocol):
+    """The signed chain (`lgsp_common.audit.AuditTrail`): appends and waits for the ack."""
 
-    def __init__(self, trail: AuditTrail, failures: Counter) -> None:
+    async def record(self, **fields: Any) -> Any: ...
+
+
+class AuditUnavailableError(Exception):
+    """The record was not acknowledged: `reason` is overloaded, timeout, refused or closing."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class AuditSeries:
+    """The audit's Prometheus series (see `metrics.GatewayMetrics`)."""
+
+    pending: Gauge
+    unavailable: Counter
+    abandoned: Counter
+    failures: Counter
+
+
+class AckedAudit:
+    """Appends records and waits for their acks; bounded, and nothing is dropped unseen."""
+
+    def __init__(
+        self, trail: Trail, series: AuditSeries, *, timeout_s: float, max_pending: int
+    ) -> None:
         self._trail = trail
-        self._failures = failures
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._series = series
+        self._timeout_s = timeout_s
+        self._max_pending = max_pending
+        self._pending: dict[asyncio.Task[Any], dict[str, Any]] = {}
+        self._closing = False
 
-    async def record(self, **fields: Any) -> None:
-        """Queue one record; returns at once."""
+    @property
+    def pending(self) -> int:
+        """Return how many records wait for their ack."""
+        return len(self._pending)
+
+    async def record(self, **fields: Any) -> Any:
+        """Append one record; return once Kafka acknowledged it, else AuditUnavailableError."""
+        if self._closing:
+            raise self._refuse("closing", "the gateway is shutting down")
+        if len(self._pending) >= self._max_pending:
+            raise self._refuse("overloaded", f"{self._max_pending} audit records await their ack")
         task = asyncio.create_task(self._trail.record(**fields))
-        self._pending.add(task)
-        task.add_done_callback(self._done)
+        self._pending[task] = fields
+        self._series.pending.inc()
+        task.add_done_callback(self._settled)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self._timeout_s)
+        except TimeoutError:
+            raise self._refuse("timeout", f"no ack within {self._timeout_s:g}s") from None
+        except asyncio.CancelledError:
+            raise  # the caller went away; the record itself goes on, tracked
+        except Exception as exc:
+            raise self._refuse("refused", type(exc).__name__) from exc
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._failures.labels("audit").inc()
-            log.error("audit record not delivered", extra={"error": repr(task.exception())})
+    def _refuse(self, reason: str, detail: str) -> AuditUnavailableError:
+        self._series.unavailable.labels(reason).inc()
+        return AuditUnavailableError(reason, detail)
 
-    async def drain(self, timeout_s: float) -> None:
-        """Wait (bounded) for records still in flight, at shutdown."""
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        fields = self._pending.pop(task, None)
+        self._series.pending.dec()
+        if task.cancelled() or fields is None:
+            return
+        error = task.exception()
+        if error is not None:
+            self._series.failures.labels("audit").inc()
+            log.error(
+                "audit record not acknowledged",
+                extra={"error": repr(error), **_summary(fields)},
+            )
+
+    async def close(self, timeout_s: float) -> int:
+        """Refuse new records, wait up to `timeout_s` for the pending ones; return how many
+        were abandoned (counted, logged, then cancelled)."""
+        self._closing = True
         if self._pending:
             await asyncio.wait(set(self._pending), timeout=timeout_s)
+        abandoned = dict(self._pending)
+        for task, fields in abandoned.items():
+            self._series.abandoned.inc()
+            log.error(
+                "audit record abandoned at shutdown (no ack yet; it may still have been written)",
+                extra=_summary(fields),
+            )
+            self._pending.pop(task, None)
+            task.cancel()
+        if abandoned:
+            await asyncio.gather(*abandoned, return_exceptions=True)
+        return len(abandoned)
+
+
+def _summary(fields: dict[str, Any]) -> dict[str, Any]:
+    """What a log line may say about a record: action, result, status, event ids."""
+    return {
+        "audit_action": fields.get("action"),
+        "audit_result": fields.get("result"),
+        "audit_status": fields.get("status_code"),
+        "event_ids": list(fields.get("event_ids") or [])[:20],
+    }

@@ -4,12 +4,17 @@ The whole call is refused (one problem) when the caller, the body size, the medi
 or the batch size is wrong, or the source is over its rate. Otherwise each event gets its own
 fate: refused with its problem (dead-lettered and audited), or produced together with the other
 valid ones and reported 202 only once the broker acknowledged it (503 for those it did not).
-The answer is 202 when every event was placed, 207 (multi-status) otherwise.
+The answer is 202 when every event was placed, 207 (multi-status) otherwise, and leaves only
+once every audit record of the call (the produced events' and each refused item's) is
+acknowledged; if one is not, the whole call is `503 audit_unavailable` with Retry-After, whose
+detail says how many events were nevertheless written (resending the batch is safe, see
+`outcomes.DUPLICATE_NOTE`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +24,13 @@ import orjson
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import ProblemError
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher, BrokerUnavailableError
+from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
 from lgsp_gateway.domain.intake import event_from_attributes, parse_json
 from lgsp_gateway.domain.rejections import Rejection, too_large
 from lgsp_gateway.service.gatekeeper import Call, Gatekeeper
-from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.service.outcomes import DUPLICATE_NOTE, Outcomes, audit_unavailable
 from lgsp_gateway.settings import GatewaySettings
 
 BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
@@ -83,17 +89,37 @@ class BatchAfterAck:
         except Rejection as rejection:
             await self._outcomes.refused(call, caller, rejection, [headers.get("ce-id") or "batch"])
             raise
-        result = BatchResult()
         valid: Valid = []
+        refusals: list[Awaitable[tuple[ItemResult, bool]]] = []
         for index, raw in enumerate(documents):
             try:
                 event, contract = self._check_item(call, caller, raw)
                 valid.append((index, event, contract))
             except Rejection as rejection:
-                result.items.append(await self._refuse_item(call, caller, index, raw, rejection))
-        await self._produce(call, caller, valid, result)
+                refusals.append(self._refuse_item(call, caller, index, raw, rejection))
+        # The refusals are audited (in item order) while the valid events are produced.
+        (placed, unaudited), refused = await asyncio.gather(
+            self._produce(call, caller, valid), asyncio.gather(*refusals)
+        )
+        result = BatchResult(placed + [item for item, _ in refused])
         result.items.sort(key=lambda item: item.index)
+        if unaudited is None and not all(recorded for _, recorded in refused):
+            unaudited = AuditUnavailableError("refused", "a refused item's record was not taken")
+        if unaudited is not None:
+            raise self._unaudited(call, caller, result, unaudited)
         return result
+
+    def _unaudited(
+        self, call: Call, caller: Caller, result: BatchResult, error: AuditUnavailableError
+    ) -> Rejection:
+        """503 for the whole batch: no 2xx without every audit record; say what was written."""
+        written = sum(1 for item in result.items if item.status == 202)
+        self._outcomes.metrics.rejected.labels(caller.id, call.topic, "audit_unavailable").inc()
+        outcome = (
+            f"{written} of the batch's {len(result.items)} events were written to {call.topic} "
+            "but none is accepted; " + DUPLICATE_NOTE
+        )
+        return audit_unavailable(error, self.settings.retry_after_s, outcome)
 
     def _events(self, call: Call) -> list[Any]:
         media = (call.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -129,18 +155,21 @@ class BatchAfterAck:
 
     async def _refuse_item(
         self, call: Call, caller: Caller, index: int, raw: Any, rejection: Rejection
-    ) -> ItemResult:
+    ) -> tuple[ItemResult, bool]:
         event_id = raw.get("id") if isinstance(raw, dict) else None
         item_call = Call(call.topic, call.headers, _item_bytes(raw), call.received_at)
-        await self._outcomes.refused(
+        recorded = await self._outcomes.refused(
             item_call, caller, rejection, [str(event_id or f"item-{index}")]
         )
         problem = rejection.problem.model_dump(exclude_none=True)
-        return ItemResult(index, event_id, rejection.problem.status, problem=problem)
+        return ItemResult(index, event_id, rejection.problem.status, problem=problem), recorded
 
-    async def _produce(self, call: Call, caller: Caller, valid: Valid, result: BatchResult) -> None:
+    async def _produce(
+        self, call: Call, caller: Caller, valid: Valid
+    ) -> tuple[list[ItemResult], AuditUnavailableError | None]:
+        """Produce the valid events, then audit them; return their items and any audit error."""
         if not valid:
-            return
+            return [], None
         items = []
         for _, event, contract in valid:
             key = contract.key_of(event.data)
@@ -148,24 +177,29 @@ class BatchAfterAck:
                 (event.model_copy(update={"dataschema": contract.schema_uri, "subject": key}), key)
             )
         placements = await self._publisher.publish_many(call.topic, items)
+        results: list[ItemResult] = []
         accepted: list[str] = []
         for (index, event, _), placement in zip(valid, placements, strict=True):
             if isinstance(placement, BrokerUnavailableError):
                 problem = {"title": "Kafka did not acknowledge the event", "status": 503}
-                result.items.append(ItemResult(index, event.id, 503, problem=problem))
+                results.append(ItemResult(index, event.id, 503, problem=problem))
                 self._outcomes.metrics.rejected.labels(
                     caller.id, call.topic, "broker_unavailable"
                 ).inc()
             else:
-                result.items.append(
+                results.append(
                     ItemResult(index, event.id, 202, placement.partition, placement.offset)
                 )
                 accepted.append(event.id)
-        self._outcomes.accepted(caller, call.topic, len(accepted))
         status = 202 if len(accepted) == len(valid) else 503
-        await self._outcomes.audit(
-            call, caller, "success" if accepted else "error", status, accepted
-        )
+        try:
+            await self._outcomes.audit(
+                call, caller, "success" if accepted else "error", status, accepted
+            )
+        except AuditUnavailableError as error:
+            return results, error
+        self._outcomes.accepted(caller, call.topic, len(accepted))
+        return results, None
 
 
 def _item_bytes(raw: Any) -> bytes:

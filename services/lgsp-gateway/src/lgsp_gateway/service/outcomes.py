@@ -1,7 +1,11 @@
 """What happens to every call's outcome: counted, audited, and (refused input) dead-lettered.
 
 A refusal of an authenticated source's own input (400, 413, 415, 422) goes to `lgsp.dlq` with
-every reason; every call, accepted or refused, is appended to the tamper-evident audit trail.
+every reason; every call, accepted or refused, is appended to the tamper-evident audit trail and
+answered only once Kafka acknowledged its record (`adapters/audit_log.py`). `audit` raises
+`AuditUnavailableError` when the record was not acknowledged: a use case then answers 503
+(`audit_unavailable`) instead of its 2xx. A refusal is answered as it is even then (nothing was
+accepted or disclosed); its missing record is counted and logged.
 """
 
 from __future__ import annotations
@@ -11,15 +15,23 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from lgsp_common.problems import FieldError
+from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.rejections import INPUT_STATUSES, Rejection
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.gatekeeper import Call
 
+DUPLICATE_NOTE = (
+    "sending again with the same ce-id is safe: the gateway does not deduplicate, so the topic "
+    "then holds two copies with that ce-id, which the platform's consumers treat as one event "
+    "(the KPI collector counts an id once; pull and webhook consumers must key on ce-id)"
+)
+
 
 class AuditSink(Protocol):
-    """Appends one record to the tamper-evident audit trail (lgsp_common.audit.AuditTrail)."""
+    """Appends one audit record and returns after Kafka's ack (`adapters.audit_log.AckedAudit`);
+    raises AuditUnavailableError otherwise."""
 
     async def record(self, **fields: Any) -> Any: ...
 
@@ -40,8 +52,9 @@ class Outcomes:
 
     async def refused(
         self, call: Call, caller: Caller | None, rejection: Rejection, event_ids: list[str]
-    ) -> None:
-        """Count, dead-letter (input faults of authenticated sources) and audit a refusal."""
+    ) -> bool:
+        """Count, dead-letter (input faults of authenticated sources) and audit a refusal;
+        return whether its audit record was acknowledged."""
         source = caller.id if caller else "anonymous"
         self.metrics.rejected.labels(source, call.topic, rejection.reason).inc()
         status = rejection.problem.status
@@ -56,7 +69,28 @@ class Outcomes:
                 payload=call.body,
                 traceparent=call.headers.get("traceparent"),
             )
-        await self.audit(call, caller, rejection.audit_result, status, event_ids)
+        return await self.audit_refusal(call, caller, rejection, event_ids)
+
+    async def audit_refusal(
+        self,
+        call: Call,
+        caller: Caller | None,
+        rejection: Rejection,
+        event_ids: list[str],
+        *,
+        action: str = "event.publish",
+        purpose: str | None = None,
+    ) -> bool:
+        """Audit a refusal and wait for the ack; return False if it did not come (the refusal
+        is answered all the same: nothing was accepted or disclosed)."""
+        status, result = rejection.problem.status, rejection.audit_result
+        try:
+            await self.audit(
+                call, caller, result, status, event_ids, action=action, purpose=purpose
+            )
+        except AuditUnavailableError:
+            return False  # counted by reason (gateway_audit_unavailable); failures also logged
+        return True
 
     async def audit(
         self,
@@ -69,7 +103,8 @@ class Outcomes:
         action: str = "event.publish",
         purpose: str | None = None,
     ) -> None:
-        """Append the call to the audit trail: who, what, when, result, which events."""
+        """Append the call to the audit trail (who, what, when, result, which events) and wait
+        for Kafka's ack; raise AuditUnavailableError when it does not come."""
         context = trace.get_current_span().get_span_context()
         actor = {"kind": caller.kind, "id": caller.id} if caller else {"kind": "anonymous"}
         fields: dict[str, Any] = {
@@ -86,3 +121,15 @@ class Outcomes:
         if context.is_valid:
             fields["trace_id"] = f"{context.trace_id:032x}"
         await self._audit.record(**fields)
+
+
+def audit_unavailable(error: AuditUnavailableError, retry_after_s: int, outcome: str) -> Rejection:
+    """503: the call's audit record was not acknowledged, so no 2xx; `outcome` says what was
+    nevertheless done (written or not)."""
+    return Rejection(
+        503,
+        "audit_unavailable",
+        "The call cannot be audited now",
+        f"no acknowledgement without its audit record ({error.reason}: {error.detail}); {outcome}",
+        headers={"Retry-After": str(retry_after_s)},
+    )

@@ -2,7 +2,9 @@
 
 Same API keys as publishing (a consumer's key), the consumer's approval and declared purpose
 from the registry copy, and the same audit trail. The adapter trusts only the gateway (shared
-token) and re-checks the approval and the fields the purpose allows.
+token) and re-checks the approval and the fields the purpose allows. The adapter's answer is
+relayed only once the gateway's own record of the access is acknowledged (`503
+audit_unavailable` otherwise); refusals are audited too, and answered even without their record.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import httpx
 from opentelemetry import propagate
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE
+from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.rejections import Rejection, forbidden, too_large, unauthenticated
 from lgsp_gateway.service.gatekeeper import Call
-from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.service.outcomes import Outcomes, audit_unavailable
 from lgsp_gateway.settings import GatewaySettings
 
 OPERATIONS = {"verify": "population.verify", "lookup": "population.lookup"}
@@ -77,31 +80,38 @@ class PopulationReads:
             self._outcomes.metrics.rejected.labels(
                 caller.id if caller else "anonymous", call.topic, rejection.reason
             ).inc()
-            await self._outcomes.audit(
+            await self._outcomes.audit_refusal(
                 call,
                 caller,
-                rejection.audit_result,
-                rejection.problem.status,
+                rejection,
                 [],
                 action=OPERATIONS[operation],
                 purpose=caller.purpose if caller else None,
             )
             raise
-        result = (
-            "success"
-            if relayed.status < 400
-            else ("denied" if relayed.status in (401, 403) else "rejected")
-        )
-        await self._outcomes.audit(
-            call,
-            caller,
-            result,
-            relayed.status,
-            [],
-            action=OPERATIONS[operation],
-            purpose=caller.purpose,
-        )
+        await self._audit_answer(call, caller, operation, relayed.status)
         return relayed
+
+    async def _audit_answer(self, call: Call, caller: Caller, operation: str, status: int) -> None:
+        """Audit the relayed answer; 503 (the answer is withheld) if its record is not acked."""
+        result = "success" if status < 400 else ("denied" if status in (401, 403) else "rejected")
+        try:
+            await self._outcomes.audit(
+                call,
+                caller,
+                result,
+                status,
+                [],
+                action=OPERATIONS[operation],
+                purpose=caller.purpose,
+            )
+        except AuditUnavailableError as error:
+            self._outcomes.metrics.rejected.labels(caller.id, call.topic, "audit_unavailable").inc()
+            outcome = (
+                f"the population adapter answered {status} (and audited the access on its own "
+                "chain), but the answer is not relayed; asking again is safe"
+            )
+            raise audit_unavailable(error, self._settings.retry_after_s, outcome) from error
 
     async def _forward(self, operation: str, caller: Caller, body: bytes) -> Relayed:
         headers = {

@@ -3,7 +3,10 @@
 The order is fixed: authorise, rate-limit, size, parse, select and enforce the contract, then
 produce with the entity key and wait for the ack (`adapters/acked_publisher.py`). No ack in
 time is a 503 with Retry-After, never a 202. Every refusal is counted, dead-lettered when the
-input was at fault, and audited before it is raised (`service/outcomes.py`).
+input was at fault, and audited before it is raised (`service/outcomes.py`). The 202 itself
+leaves only once the call's audit record is acknowledged too; if it is not, the answer is `503
+audit_unavailable` with Retry-After, which says that the event is on the topic (`DUPLICATE_NOTE`:
+the gateway does not deduplicate, so a retry writes a second copy with the same `ce-id`).
 
 Both HTTP paths call `PublishAfterAck.publish`: the plain-ASGI fast lane
 (`api/publish/fast_lane.py`, the default) and the documented FastAPI route
@@ -19,11 +22,12 @@ from datetime import UTC, datetime
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.ids import new_id
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher, BrokerUnavailableError
+from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
 from lgsp_gateway.domain.rejections import Rejection, too_large
 from lgsp_gateway.service.gatekeeper import Call, Gatekeeper
-from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.service.outcomes import DUPLICATE_NOTE, Outcomes, audit_unavailable
 from lgsp_gateway.settings import GatewaySettings
 
 
@@ -70,7 +74,17 @@ class PublishAfterAck:
         except Rejection as rejection:
             await self._outcomes.refused(call, caller, rejection, [event_id or new_id()])
             raise
-        await self._outcomes.audit(call, caller, "success", 202, [accepted.id])
+        try:
+            await self._outcomes.audit(call, caller, "success", 202, [accepted.id])
+        except AuditUnavailableError as error:
+            self._outcomes.metrics.rejected.labels(caller.id, topic, "audit_unavailable").inc()
+            written = (
+                f"the event {accepted.id} was written to {topic} (partition "
+                f"{accepted.partition}, offset {accepted.offset}) but is not accepted; "
+            )
+            raise audit_unavailable(
+                error, self.settings.retry_after_s, written + DUPLICATE_NOTE
+            ) from error
         self._outcomes.accepted(caller, topic)
         return accepted
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from lgsp_common.audit import AuditTrail
 from lgsp_common.minimise import FieldSelection
+from lgsp_gateway.adapters.audit_log import AckedAudit, AuditUnavailableError
 from lgsp_gateway.adapters.directory import Directory
 from lgsp_gateway.adapters.offsets import ConsumerOffsets, group_of
 from lgsp_gateway.adapters.reader_pool import ReaderPool, TopicFeed
@@ -57,13 +57,13 @@ def cursor_problem(error: CursorError) -> Rejection:
     return Rejection(400, error.reason.replace("-", "_"), "The cursor cannot be used", error.detail)
 
 
-def audit_unavailable(retry_after: int) -> Rejection:
+def audit_unavailable(retry_after: int, why: str = "") -> Rejection:
     """The read's audit record was not acknowledged: nothing is disclosed."""
     return Rejection(
         503,
         "audit_unavailable",
         "The read cannot be audited now",
-        "no read is answered without its audit record; retry later",
+        f"no read is answered without its audit record{why}; retry later",
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -88,7 +88,7 @@ class PullRecords:
         directory: Directory,
         pool: ReaderPool,
         offsets: ConsumerOffsets,
-        trail: AuditTrail,
+        audit: AckedAudit,
         outcomes: Outcomes,
         tracing: ReadTracing,
     ) -> None:
@@ -96,7 +96,7 @@ class PullRecords:
         self._directory = directory
         self._pool = pool
         self._offsets = offsets
-        self._trail = trail
+        self._audit = audit
         self._outcomes = outcomes
         self._tracing = tracing
         self._key = settings.cursor_key.get_secret_value().encode()
@@ -209,11 +209,11 @@ class PullRecords:
             "disclosed_fields": sorted(batch.disclosed),
             "trace_id": self._tracing.trace_id(),
         }
-        try:
-            await asyncio.wait_for(self._trail.record(**fields), self._settings.produce_timeout_s)
-        except Exception as exc:  # no ack: the records are not disclosed
-            self._outcomes.metrics.failures.labels("audit").inc()
-            raise audit_unavailable(self._settings.retry_after_s) from exc
+        try:  # bounded by AUDIT_TIMEOUT_S and AUDIT_MAX_PENDING; counted by reason
+            await self._audit.record(**fields)
+        except AuditUnavailableError as exc:  # no ack: the records are not disclosed
+            why = f" ({exc.reason}: {exc.detail})"
+            raise audit_unavailable(self._settings.retry_after_s, why) from exc
 
     async def _refused(
         self, call: Call, caller: Caller | None, rejection: Rejection, action: str
@@ -222,10 +222,9 @@ class PullRecords:
         self._outcomes.metrics.rejected.labels(who, call.topic, rejection.reason).inc()
         if rejection.reason == "audit_unavailable":
             return  # the trail is what failed; the failure is counted
-        status = rejection.problem.status
         purpose = caller.purpose if caller else None
-        await self._outcomes.audit(
-            call, caller, rejection.audit_result, status, [], action=action, purpose=purpose
+        await self._outcomes.audit_refusal(
+            call, caller, rejection, [], action=action, purpose=purpose
         )
 
     async def commit(
@@ -247,7 +246,12 @@ class PullRecords:
         except Rejection as rejection:
             await self._refused(call, caller, rejection, COMMIT_ACTION)
             raise
-        await self._outcomes.audit(
-            call, caller, "success", 200, [], action=COMMIT_ACTION, purpose=caller.purpose
-        )
+        try:
+            await self._outcomes.audit(
+                call, caller, "success", 200, [], action=COMMIT_ACTION, purpose=caller.purpose
+            )
+        except AuditUnavailableError as exc:
+            stored = "the positions were stored, committing again is safe"
+            why = f" ({exc.reason}: {exc.detail}; {stored})"
+            raise audit_unavailable(self._settings.retry_after_s, why) from exc
         return group_of(caller.id), dict(cursor.positions)
