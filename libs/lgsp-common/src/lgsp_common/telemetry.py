@@ -4,6 +4,12 @@ Trace context always flows (W3C `traceparent` on every HTTP call and Kafka recor
 only recorded while something exports them: with no exporter and no processor, the sampler drops
 every span, which keeps span bookkeeping (about a fifth of the gateway's CPU per request when
 recorded) off the hot path. Adding a processor later (tests do) turns recording on.
+
+No span leaves a process with a personal identifier in clear: every processor attached to the
+provider sees each ended span through `MaskingSpanProcessor`, which masks CCCD and CMND numbers
+(`lgsp_vn.masking`) in the span's name, attributes, events (an exception's message and stack
+trace) and links, whatever instrumentation set them (a query string in `url.query`, a message
+id, an error text).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Sequence
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     Decision,
@@ -25,9 +31,81 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind
-from opentelemetry.util.types import Attributes
+from opentelemetry.trace.status import Status
+from opentelemetry.util.types import Attributes, AttributeValue
+
+from lgsp_vn.masking import mask_identifiers
 
 log = logging.getLogger(__name__)
+
+
+def _masked_value(value: AttributeValue) -> AttributeValue:
+    if isinstance(value, str):
+        return mask_identifiers(value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        return [mask_identifiers(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _masked_attributes(attributes: Attributes) -> dict[str, AttributeValue] | None:
+    """Return the attributes with identifiers masked, or None when nothing needed it."""
+    if not attributes:
+        return None
+    masked = {mask_identifiers(k): _masked_value(v) for k, v in attributes.items()}
+    return None if masked == dict(attributes) else masked
+
+
+def masked_span(span: ReadableSpan) -> ReadableSpan:
+    """Return the span itself when it holds no identifier, else a copy with them masked."""
+    attributes = _masked_attributes(span.attributes)
+    events = [(e, _masked_attributes(e.attributes)) for e in span.events]
+    links = [(link, _masked_attributes(link.attributes)) for link in span.links]
+    name = mask_identifiers(span.name)
+    description = span.status.description
+    status_text = mask_identifiers(description) if description else description
+    changed = [a for _, a in events + links if a is not None]
+    if attributes is None and not changed and name == span.name and status_text == description:
+        return span
+    return ReadableSpan(
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes if attributes is not None else span.attributes,
+        events=[
+            Event(mask_identifiers(e.name), a if a is not None else e.attributes, e.timestamp)
+            for e, a in events
+        ],
+        links=[Link(link.context, a if a is not None else link.attributes) for link, a in links],
+        kind=span.kind,
+        status=Status(span.status.status_code, status_text),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class MaskingSpanProcessor(SpanProcessor):
+    """Hands the wrapped processor every ended span with personal identifiers masked."""
+
+    def __init__(self, delegate: SpanProcessor) -> None:
+        self.delegate = delegate
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Pass the start on (nothing is exported yet)."""
+        self.delegate.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Pass on the masked span."""
+        self.delegate.on_end(masked_span(span))
+
+    def shutdown(self) -> None:
+        """Shut the wrapped processor down."""
+        self.delegate.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the wrapped processor."""
+        return self.delegate.force_flush(timeout_millis)
 
 
 class ExportingTracerProvider(TracerProvider):
@@ -36,7 +114,9 @@ class ExportingTracerProvider(TracerProvider):
     exporting = False
 
     def add_span_processor(self, span_processor: SpanProcessor) -> None:
-        """Attach a processor; from now on spans are recorded."""
+        """Attach a processor (behind the identifier mask); from now on spans are recorded."""
+        if not isinstance(span_processor, MaskingSpanProcessor):
+            span_processor = MaskingSpanProcessor(span_processor)
         super().add_span_processor(span_processor)
         self.exporting = True
 

@@ -1,0 +1,54 @@
+"""No exported span carries a CCCD in clear, whoever set the attribute."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, Status, StatusCode
+
+from lgsp_common.telemetry import MaskingSpanProcessor, setup_tracing
+
+CCCD = "079203004567"
+
+
+def test_attributes_events_links_status_and_name_are_masked() -> None:
+    provider = setup_tracing("test-mask")
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("plain") as plain:
+        plain.set_attribute("url.path", "/v1/topics/tthc.dossier.v1/events")
+    parent = plain.get_span_context()
+    try:
+        with tracer.start_as_current_span(
+            f"lookup {CCCD}", links=[Link(parent, {"why": CCCD})]
+        ) as span:
+            span.set_attribute("url.query", f"cccd={CCCD}")
+            span.set_attribute("ids", [CCCD, "x"])
+            span.set_attribute("count", 2)
+            span.set_status(Status(StatusCode.ERROR, f"no citizen {CCCD}"))
+            raise ValueError(f"citizen {CCCD} not found")
+    except ValueError:
+        pass
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    masked = spans["lookup 079*******67"]
+    assert masked.attributes is not None
+    assert masked.attributes["url.query"] == "cccd=079*******67"
+    assert list(masked.attributes["ids"]) == ["079*******67", "x"]  # type: ignore[arg-type]
+    assert masked.attributes["count"] == 2
+    assert masked.status.description == "ValueError: citizen 079*******67 not found"
+    assert masked.context == span.get_span_context()
+    [event] = masked.events
+    assert event.attributes is not None
+    assert CCCD not in str(dict(event.attributes)) and "079*******67" in str(event.attributes)
+    assert masked.links[0].attributes == {"why": "079*******67"}
+    assert spans["plain"].attributes == {"url.path": "/v1/topics/tthc.dossier.v1/events"}
+
+
+def test_a_processor_is_wrapped_once() -> None:
+    provider = setup_tracing("test-wrap")
+    inner = SimpleSpanProcessor(InMemorySpanExporter())
+    provider.add_span_processor(MaskingSpanProcessor(inner))
+    active = provider._active_span_processor._span_processors
+    assert [type(p) for p in active] == [MaskingSpanProcessor]
+    assert active[0].delegate is inner  # type: ignore[attr-defined]
