@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from lgsp_common.api_keys import parse_api_key
+from lgsp_common.api_keys import hash_api_key, parse_api_key
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
 
@@ -36,8 +36,9 @@ class Directory:
         self._registry = registry
         self._compiled: dict[str, Contract] = {}
         self._subjects: dict[str, list[Contract]] = {}
-        # Valid keys without an expiry, resolved once: hashing and lookups stay off the hot
-        # path. Any change to keys, sources or consumers empties it (revocation is immediate).
+        # Valid keys without an expiry, resolved once, by key hash (never the key itself in
+        # memory longer than the call): the registry lookups stay off the hot path. Any change
+        # to keys, sources or consumers empties it (revocation is immediate).
         self._callers: dict[str, Caller] = {}
         registry.subscribe(self._on_change)
 
@@ -49,12 +50,13 @@ class Directory:
 
     def authenticate(self, api_key: str) -> Caller | None:
         """Return the active source or consumer the key belongs to, if it is valid now."""
-        cached = self._callers.get(api_key)
+        digest = hash_api_key(api_key)
+        cached = self._callers.get(digest)
         if cached is not None:
             return cached
         caller = self._resolve(api_key)
         if caller is not None and self._expiry_free(api_key) and len(self._callers) < 100_000:
-            self._callers[api_key] = caller
+            self._callers[digest] = caller
         return caller
 
     def _expiry_free(self, api_key: str) -> bool:
