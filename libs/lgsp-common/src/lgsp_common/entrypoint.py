@@ -3,11 +3,13 @@
 Every service's `main.py` declares a `ServiceEntrypoint` and exposes its two methods as the
 console script (`run`) and the `uvicorn --factory` target (`app_factory`). Tracing is set up by
 each service's `create_app` (tests build apps without this entrypoint and still get a tracer
-provider on `app.state`).
+provider on `app.state`). A service bound beyond loopback with a default or sample secret
+exits before building anything, naming the setting (`lgsp_common.settings.refuse_sample_secrets`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 
 from lgsp_common.http import run_service
 from lgsp_common.logs import configure_logging
-from lgsp_common.settings import ServiceSettings
+from lgsp_common.settings import SampleSecretError, ServiceSettings, refuse_sample_secrets
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -39,6 +41,11 @@ class ServiceEntrypoint(Generic[S]):
     def _settings(self) -> S:
         settings = self.settings()
         configure_logging(self.service, settings.log_level, settings.log_json)
+        try:
+            refuse_sample_secrets(settings, self.service)
+        except SampleSecretError as refused:
+            logging.getLogger(__name__).critical("%s", refused)
+            raise SystemExit(f"error: {refused}") from None
         return settings
 
     def app_factory(self) -> FastAPI:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -82,3 +84,64 @@ def env_variables(settings_class: type[BaseSettings]) -> dict[str, tuple[str, ..
         else:
             found[f"{prefix}{name}".upper()] = (name,)
     return found
+
+
+# Secrets published in this repository's docs and examples; never acceptable beyond loopback.
+SAMPLE_SECRETS = frozenset({"example-audit-key-not-a-secret"})
+_SAMPLE_MARKS = ("change-me", "changeme", "not-a-secret")
+ALLOW_SAMPLE_SECRETS = "LGSP_ALLOW_SAMPLE_SECRETS"
+
+
+class SampleSecretError(RuntimeError):
+    """A service would listen beyond loopback with a default or sample secret."""
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a bind address is reachable only from this machine (unknown names: no)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_sample(value: SecretStr, default: object) -> bool:
+    text = value.get_secret_value()
+    if isinstance(default, SecretStr) and text == default.get_secret_value():
+        return True
+    return text in SAMPLE_SECRETS or any(mark in text.lower() for mark in _SAMPLE_MARKS)
+
+
+def sample_secrets(settings: BaseSettings) -> list[str]:
+    """Return the environment variables whose secret is still its default or a known sample."""
+    variables = {path: name for name, path in env_variables(type(settings)).items()}
+    return [variables.get(path, "__".join(path).upper()) for path in _sample_paths(settings)]
+
+
+def _sample_paths(settings: BaseSettings, at: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, info in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, BaseSettings):
+            found += _sample_paths(value, (*at, name))
+        elif isinstance(value, SecretStr) and _is_sample(value, info.default):
+            found.append((*at, name))
+    return found
+
+
+def refuse_sample_secrets(settings: ServiceSettings, service: str) -> None:
+    """Refuse to serve beyond loopback with a default or sample secret, naming each setting.
+
+    `LGSP_ALLOW_SAMPLE_SECRETS=true` lifts the refusal (a local container demo only).
+    """
+    if is_loopback(settings.host):
+        return
+    found = sample_secrets(settings)
+    if not found or os.environ.get(ALLOW_SAMPLE_SECRETS, "").lower() in ("1", "true", "yes"):
+        return
+    raise SampleSecretError(
+        f"{service} refuses to listen on {settings.host} with a default or sample secret in "
+        f"{', '.join(found)}: set {'each' if len(found) > 1 else 'it'} to a real secret "
+        f"(or bind 127.0.0.1)"
+    )
