@@ -85,6 +85,9 @@ class AckedAudit:
         except TimeoutError:
             raise self._refuse("timeout", f"no ack within {self._timeout_s:g}s") from None
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise self._refuse("closing", "abandoned at shutdown, not acknowledged") from None
             raise  # the caller went away; the record itself goes on, tracked
         except Exception as exc:
             raise self._refuse("refused", type(exc).__name__) from exc
