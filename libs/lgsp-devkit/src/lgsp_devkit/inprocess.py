@@ -2,9 +2,14 @@
 
 Registry, population upstream and adapter, gateway and collector are each served on a loopback
 port (`lgsp_devkit.testing.serve`), from nothing: a fresh registry database, fresh platform topics
-of their own, and the data topics (whose names the contracts fix) emptied first, so the
-collector sees exactly this run's events. The service packages are imported here, lazily:
-the `lgsp` command itself never needs them.
+of their own, and the data topics (whose names the contracts fix) empty, so the collector sees
+exactly this run's events. Every topic goes through a `TopicJanitor` (`topic_guard`), and the
+services are given creators that create nothing of their own: on the broker the test session
+started, the data topics are emptied (deleted and created again); on any other cluster
+(`KAFKA_BOOTSTRAP_SERVERS`) the run never deletes, empties or writes into a topic it did not
+create: it refuses with `ForeignTopicError` if a contract topic already exists there, else creates
+them, puts its own topics under a per-run prefix, and deletes exactly what it created at the end.
+The service packages are imported here, lazily: the `lgsp` command itself never needs them.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from lgsp_common.settings import KafkaSettings, repo_root
-from lgsp_common.topics import TopicSpec, contract_topics, ensure_topics
+from lgsp_common.topics import TopicSpec, contract_topics
 from lgsp_devkit.kafka_local import free_port
 from lgsp_devkit.testing import serve
+from lgsp_devkit.topic_guard import TopicJanitor
 
 OPERATOR_TOKEN = "in-process-operator-token-0123456789"  # noqa: S105 - a test platform's token
 GATEWAY_TOKEN = "in-process-gateway-to-adapter-token"  # noqa: S105
@@ -43,43 +48,60 @@ class InProcessPlatform:
     token: str = OPERATOR_TOKEN
     # The collector's settings, so a test can start another replica of the same group.
     collector_settings: Any = None
+    # What created this run's topics (and, on a cluster the tests did not start, deletes them).
+    janitor: TopicJanitor | None = None
 
 
-async def recreate_data_topics(kafka: KafkaSettings, topics: list[str]) -> None:
-    """Delete the data topics and create them again, empty (the broker is shared by tests)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        present = [t for t in topics if t in set(await admin.list_topics())]
-        if present:
-            await admin.delete_topics(present)
-        for _ in range(200):
-            if not set(topics) & set(await admin.list_topics()):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-    for _ in range(50):
-        try:
-            await ensure_topics(kafka, [TopicSpec(t, kafka.default_partitions) for t in topics])
-            return
-        except Exception:  # "marked for deletion" lingers a moment after a delete
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"could not recreate {topics}")
+async def recreate_data_topics(
+    kafka: KafkaSettings, topics: list[str], janitor: TopicJanitor | None = None
+) -> None:
+    """Empty the data topics (delete, create again); refused for topics the run did not create."""
+    janitor = janitor or TopicJanitor.for_cluster(kafka)
+    await janitor.recreate([TopicSpec(t, kafka.default_partitions) for t in topics])
 
 
-def _names() -> dict[str, str]:
+async def prepare_data_topics(janitor: TopicJanitor, topics: list[str]) -> None:
+    """Make the data topics exist and be empty, touching no topic the run did not create."""
+    specs = [TopicSpec(t, janitor.kafka.default_partitions) for t in topics]
+    if janitor.owns_cluster:
+        await janitor.recreate(specs)
+        return
+    # Someone else's data topics: neither emptied nor written into (nor read as this run's).
+    janitor.refuse_foreign(sorted(set(topics) & await janitor.existing()), "use")
+    await janitor.create(specs)
+
+
+def _names(janitor: TopicJanitor) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
-    return {name: f"{name}.e2e-{suffix}" for name in ("registry", "dlq", "audit", "kpi")}
+    return {n: janitor.name(f"{n}.e2e-{suffix}") for n in ("registry", "dlq", "audit", "kpi")}
+
+
+async def _platform_topics(janitor: TopicJanitor, names: dict[str, str]) -> None:
+    partitions, compact = janitor.kafka.default_partitions, {"cleanup.policy": "compact"}
+    await janitor.create([
+        TopicSpec(names["registry"], 1, config=compact),
+        TopicSpec(names["dlq"], partitions),
+        TopicSpec(names["audit"], partitions),
+        TopicSpec(names["kpi"], partitions, config=compact),
+    ])  # fmt: skip
+
+
+async def _create_nothing() -> None:
+    """The services' own topic creation: everything they need was created by the janitor."""
 
 
 def _build_apps(
-    kafka: KafkaSettings, workdir: Path, topics: dict[str, str], collector: dict[str, Any]
+    janitor: TopicJanitor, workdir: Path, topics: dict[str, str], collector: dict[str, Any]
 ) -> dict[str, Any]:
     from ioc_collector.main import create_app as collector_app  # noqa: PLC0415
     from ioc_collector.settings import CollectorSettings  # noqa: PLC0415
     from lgsp_registry.main import create_app as registry_app  # noqa: PLC0415
     from lgsp_registry.settings import RegistrySettings  # noqa: PLC0415
+
+    kafka = janitor.kafka
+
+    async def provision(_: Any, data_topics: Any) -> None:
+        await janitor.create([TopicSpec(t, kafka.default_partitions) for t in data_topics])
 
     registry = registry_app(RegistrySettings(
         kafka=kafka, data_dir=workdir / "registry", operator_token=OPERATOR_TOKEN,
@@ -90,7 +112,8 @@ def _build_apps(
         registry_topic=topics["registry"], dlq_topic=topics["dlq"], kpi_topic=topics["kpi"],
         tick_interval_s=0.25, **collector,
     )  # fmt: skip
-    return {"registry": registry, "collector": collector_app(settings), "settings": settings}
+    app = collector_app(settings, provision_topics=provision)
+    return {"registry": registry, "collector": app, "settings": settings}
 
 
 def _population_apps(
@@ -108,7 +131,7 @@ def _population_apps(
         kafka=kafka, upstream_url=upstream_url, registry_topic=topics["registry"],
         audit_topic=topics["audit"], gateway_token=GATEWAY_TOKEN, consumer_resource=RESOURCE,
         event_source=POPULATION_SOURCE,
-    ))  # fmt: skip
+    ), create_topics=_create_nothing)  # fmt: skip
     return {"upstream": upstream, "adapter": adapter}
 
 
@@ -120,27 +143,49 @@ def _gateway_app(kafka: KafkaSettings, topics: dict[str, str], adapter_url: str)
         kafka=kafka, registry_topic=topics["registry"], dlq_topic=topics["dlq"],
         audit_topic=topics["audit"], population_adapter_url=adapter_url,
         population_adapter_token=GATEWAY_TOKEN, population_resource=RESOURCE,
-    ))  # fmt: skip
+    ), create_topics=_create_nothing)  # fmt: skip
 
 
 @contextlib.asynccontextmanager
 async def in_process_platform(
-    kafka: KafkaSettings, workdir: Path, *, citizens: int = 3000, **collector: Any
+    kafka: KafkaSettings,
+    workdir: Path,
+    *,
+    citizens: int = 3000,
+    janitor: TopicJanitor | None = None,
+    data_topics: list[str] | None = None,
+    **collector: Any,
 ) -> AsyncIterator[InProcessPlatform]:
-    """Serve the whole platform in this process; `collector` overrides collector settings."""
+    """Serve the whole platform in this process; `collector` overrides collector settings.
+
+    `data_topics` defaults to every contract's topic; `janitor` to one that owns the cluster
+    only if this test session started it.
+    """
     from lgsp_simulators.national_population.store import build_database  # noqa: PLC0415
 
-    platform = InProcessPlatform(topics=_names())
-    await recreate_data_topics(kafka, contract_topics(repo_root() / "contracts"))
-    names = platform.topics
-    await ensure_topics(kafka, [
-        TopicSpec(names["registry"], 1, config={"cleanup.policy": "compact"}),
-        TopicSpec(names["dlq"], kafka.default_partitions),
-        TopicSpec(names["audit"], kafka.default_partitions),
-    ])  # fmt: skip
-    await asyncio.to_thread(build_database, workdir / "citizens.sqlite", citizens, 6)
-    apps = _build_apps(kafka, workdir, platform.topics, collector)
-    platform.collector_settings = apps.pop("settings")
+    janitor = janitor or TopicJanitor.for_cluster(kafka)
+    topics = contract_topics(repo_root() / "contracts") if data_topics is None else data_topics
+    await prepare_data_topics(janitor, topics)
+    platform = InProcessPlatform(topics=_names(janitor), janitor=janitor)
+    try:
+        await _platform_topics(janitor, platform.topics)
+        await asyncio.to_thread(build_database, workdir / "citizens.sqlite", citizens, 6)
+        apps = _build_apps(janitor, workdir, platform.topics, collector)
+        platform.collector_settings = apps.pop("settings")
+        async with _serve_all(kafka, workdir, platform, apps, citizens):
+            yield platform
+    finally:
+        await janitor.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _serve_all(
+    kafka: KafkaSettings,
+    workdir: Path,
+    platform: InProcessPlatform,
+    apps: dict[str, Any],
+    citizens: int,
+) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         platform.urls["registry"] = await stack.enter_async_context(serve(apps["registry"]))
         upstream_port = free_port()
@@ -155,7 +200,7 @@ async def in_process_platform(
         platform.urls["gateway"] = await stack.enter_async_context(serve(apps["gateway"]))
         platform.urls["collector"] = await stack.enter_async_context(serve(apps["collector"]))
         platform.apps = apps
-        yield platform
+        yield
 
 
 async def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> list[Any]:

@@ -1,7 +1,9 @@
 """Pytest plugin: one real Kafka per test session, unique topics per test, apps over real HTTP.
 
 Loaded by the repository's root `conftest.py`. With KAFKA_BOOTSTRAP_SERVERS set, the tests use
-that cluster and start nothing.
+that cluster and start nothing; then they own only what they create (`topic_guard`): their
+topics carry a per-run prefix, are deleted at the end of the session, and no other topic is ever
+deleted or emptied.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from lgsp_common.settings import KafkaSettings
-from lgsp_common.topics import TopicSpec, ensure_topics
+from lgsp_common.topics import TopicSpec
 from lgsp_devkit.kafka_local import LocalKafka, free_port
+from lgsp_devkit.topic_guard import TopicJanitor, mark_started
 
 TopicFactory = Callable[..., Awaitable[str]]
 
@@ -34,6 +37,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     cluster = LocalKafka(tmp_path_factory.mktemp("kafka"))
     bootstrap = cluster.start()
+    mark_started(bootstrap)  # every topic on it is the run's own
     try:
         yield bootstrap
     finally:
@@ -46,14 +50,24 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap)
 
 
+@pytest.fixture(scope="session")
+def topic_janitor(kafka_bootstrap: str) -> Iterator[TopicJanitor]:
+    """Record the session's topics; on a cluster it did not start, delete them at the end."""
+    janitor = TopicJanitor.for_cluster(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    yield janitor
+    asyncio.run(janitor.cleanup())
+
+
 @pytest.fixture
-def topic_factory(kafka_settings: KafkaSettings, request: pytest.FixtureRequest) -> TopicFactory:
+def topic_factory(
+    kafka_settings: KafkaSettings, topic_janitor: TopicJanitor, request: pytest.FixtureRequest
+) -> TopicFactory:
     """Create topics unique to the calling test, so tests never see each other's records."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
 
     async def create(prefix: str = "t", partitions: int = 3, **config: str) -> str:
-        name = f"{prefix}.{slug}-{uuid.uuid4().hex[:8]}"
-        await ensure_topics(kafka_settings, [TopicSpec(name, partitions, config=config)])
+        name = topic_janitor.name(f"{prefix}.{slug}-{uuid.uuid4().hex[:8]}")
+        await topic_janitor.create([TopicSpec(name, partitions, config=config)])
         return name
 
     return create
