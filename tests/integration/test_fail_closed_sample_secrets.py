@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -54,13 +55,15 @@ def test_beyond_loopback_the_default_secrets_stop_start_up(kafka_settings: Kafka
 
 
 async def test_on_loopback_the_same_defaults_start(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory
+    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
 ) -> None:
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
     dlq, audit = await topic_factory("dlq"), await topic_factory("audit")
     port = free_port()
     env = gateway_env(kafka_settings, "127.0.0.1", port, LGSP_GATEWAY_REGISTRY_TOPIC=registry,
-                      LGSP_GATEWAY_DLQ_TOPIC=dlq, LGSP_GATEWAY_AUDIT_TOPIC=audit)  # fmt: skip
+                      LGSP_GATEWAY_DLQ_TOPIC=dlq, LGSP_GATEWAY_AUDIT_TOPIC=audit,
+                      # no contracts: the gateway creates no data topic on the cluster
+                      LGSP_GATEWAY_CONTRACTS_DIR=str(tmp_path))  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "lgsp_gateway", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
