@@ -57,7 +57,8 @@ def kpis_move(collector: str, timeout_s: float = 60) -> bool:
             seen.append(sum(row["events"] for row in rows))
             if len(topics) >= 4 and len(seen) > 2 and seen[-1] > seen[-3] > 0:
                 values = [t["current"]["value"] for t in client.get("/v1/kpis").json()["kpis"]]
-                return sum(value is not None for value in values) >= 10
+                if sum(value is not None for value in values) >= 10:
+                    return True
             time.sleep(1)
     return False
 

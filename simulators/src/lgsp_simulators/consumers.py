@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,14 @@ class Receiver:
         await send({"type": "http.response.body", "body": b""})
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves the signals to the simulator (it stops the receiver)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class Sharing:
     """Both consumers for one run: `start()` after onboarding, `finish()` at the end."""
 
@@ -152,7 +161,7 @@ class Sharing:
         secret = await asyncio.to_thread(subscribe, self.client, self.justice.consumer_id, url)
         config = uvicorn.Config(Receiver(self.justice, secret), host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="off")  # fmt: skip
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._tasks = [asyncio.create_task(self._server.serve()),
                        asyncio.create_task(self._pull(key))]  # fmt: skip
 
@@ -164,7 +173,11 @@ class Sharing:
             while not self._stop.is_set():
                 params: dict[str, str | int] = {"position": position, "max_records": 500,
                                                 "wait_ms": 1000}  # fmt: skip
-                answer = await http.get(path, params=params, headers=headers)
+                try:
+                    answer = await http.get(path, params=params, headers=headers)
+                except httpx.HTTPError:  # the gateway restarting: try again shortly
+                    await asyncio.sleep(0.5)
+                    continue
                 if answer.status_code != 200:
                     await asyncio.sleep(0.5)
                     continue
@@ -185,11 +198,18 @@ class Sharing:
                 break
             await asyncio.sleep(0.2)
         self._stop.set()
-        if self._server is not None:
+        serving, pulling = self._tasks or (None, None)
+        if pulling is not None:
+            pulling.cancel()  # a reader: nothing to lose, its position is committed as it goes
+        if self._server is not None and serving is not None:
             self._server.should_exit = True
+            await asyncio.wait([serving], timeout=3)
+            self._server.force_exit = True  # idle keep-alive connections: do not wait for them
+            await asyncio.wait([serving], timeout=2)
         for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 10)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     def caught_up(self, accepted: dict[str, list[str]]) -> bool:
         """Tell whether every accepted id of both topics was received."""

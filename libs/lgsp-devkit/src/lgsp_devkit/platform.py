@@ -244,9 +244,10 @@ def _terminate(services: list[RunningService], timeout_s: float = 20.0) -> None:
     for service in services:
         if service.process.poll() is None:
             service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s  # one deadline for all, not one each
     for service in services:
         try:
-            service.process.wait(timeout_s)
+            service.process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             service.process.kill()
             service.process.wait()

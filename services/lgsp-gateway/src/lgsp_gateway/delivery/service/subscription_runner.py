@@ -104,9 +104,18 @@ class SubscriptionRunner:
         await asyncio.gather(*(lane.stop() for lane in self._lanes.values()))
         self._lanes.clear()
         if self._consumer is not None:
-            with contextlib.suppress(KafkaError):
-                await self._commit()
-            await self._consumer.stop()
+            bound = self._settings.produce_timeout_s  # Kafka down: stop anyway, in bounded time
+            try:
+                await asyncio.wait_for(self._commit(), bound)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning(
+                    "webhook %s: last positions not committed (%r); the records after "
+                    "the previous commit will be delivered again",
+                    self.plan.id,
+                    exc,
+                )
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(self._consumer.stop(), bound)
             self._consumer = None
 
     def _replay(self) -> tuple[str | None, Any]:
