@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import env_variables
+from lgsp_gateway.delivery.settings import WebhookSettings
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
 from lgsp_simulators.national_population.settings import UpstreamSettings
@@ -24,6 +25,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "ioc-collector": CollectorSettings,
     "population-adapter": AdapterSettings,
     "population-upstream": UpstreamSettings,
+    "lgsp-webhooks": WebhookSettings,
 }
 
 
