@@ -5,8 +5,9 @@ from __future__ import annotations
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
+from prometheus_client import CollectorRegistry, Counter
 
-from lgsp_common.telemetry import MaskingSpanProcessor, setup_tracing
+from lgsp_common.telemetry import MaskingSpanProcessor, exposition, setup_tracing
 
 CCCD = "079203004567"
 
@@ -52,3 +53,14 @@ def test_a_processor_is_wrapped_once() -> None:
     active = provider._active_span_processor._span_processors
     assert [type(p) for p in active] == [MaskingSpanProcessor]
     assert active[0].delegate is inner  # type: ignore[attr-defined]
+
+
+def test_metrics_mask_identifiers_in_label_values_only() -> None:
+    registry = CollectorRegistry()
+    rejected = Counter("rejected", "r", ["topic"], registry=registry)
+    rejected.labels(CCCD).inc(271234567)  # a value with 9 digits is a value, not a CMND
+    rejected.labels("tthc.dossier.v1").inc()
+    text = exposition(registry).decode()
+    assert CCCD not in text
+    assert 'rejected_total{topic="079*******67"} 2.71234567e+08' in text
+    assert 'rejected_total{topic="tthc.dossier.v1"} 1.0' in text

@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lgsp_common.problems import setup_exception_handlers
+from lgsp_common.telemetry import exposition
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -47,7 +48,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Expose the service's Prometheus metrics."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

@@ -9,14 +9,15 @@ No span leaves a process with a personal identifier in clear: every processor at
 provider sees each ended span through `MaskingSpanProcessor`, which masks CCCD and CMND numbers
 (`lgsp_vn.masking`) in the span's name, attributes, events (an exception's message and stack
 trace) and links, whatever instrumentation set them (a query string in `url.query`, a message
-id, an error text).
+id, an error text). Likewise `/metrics` (`exposition`) masks them in every label value, since
+some labels come from the request (the topic of the URL path, say).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -33,6 +34,9 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.status import Status
 from opentelemetry.util.types import Attributes, AttributeValue
+from prometheus_client import generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from lgsp_vn.masking import mask_identifiers
 
@@ -106,6 +110,29 @@ class MaskingSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the wrapped processor."""
         return self.delegate.force_flush(timeout_millis)
+
+
+class _MaskedLabels(Collector):
+    """A view of a registry whose samples have identifiers masked in their label values."""
+
+    def __init__(self, registry: Collector) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the registry's metrics, label values masked where they hold an identifier."""
+        for metric in self._registry.collect():
+            samples = []
+            for sample in metric.samples:
+                labels = {k: mask_identifiers(v) for k, v in sample.labels.items()}
+                same = labels == sample.labels
+                samples.append(sample if same else sample._replace(labels=labels))
+            metric.samples = samples
+            yield metric
+
+
+def exposition(registry: Collector) -> bytes:
+    """Return the Prometheus text exposition of a registry, no identifier in clear."""
+    return generate_latest(_MaskedLabels(registry))
 
 
 class ExportingTracerProvider(TracerProvider):

@@ -77,7 +77,13 @@ def test_personal_and_undeclared_values_are_masked_keeping_type_and_length() -> 
 def test_a_cccd_as_a_key_is_masked_in_the_payload_and_in_the_pointer() -> None:
     payload, masked = _redacted({CCCD: "x"})
     assert payload == {"079*******67": MASK}
-    assert masked[0]["pointer"] == "/079*******67"
+    assert masked == [
+        {"pointer": "/079*******67", "type": "key", "length": 12, "why": "identifier"},
+        {"pointer": "/079*******67", "type": "string", "length": 1, "why": "undeclared"},
+    ]
+    payload, masked = _redacted({"visit_id": "V", CCCD: True}, policy=None)
+    assert payload == {"visit_id": "V", "079*******67": True}  # the key alone was masked
+    assert [m["type"] for m in masked] == ["key"]
 
 
 def test_unknown_contracts_mask_identifiers_everywhere() -> None:

@@ -101,6 +101,14 @@ class Redaction:
         kind, length = _shape(value)
         self.masked.append({"pointer": pointer, "type": kind, "length": length, "why": why})
 
+    def key(self, pointer: str, key: str) -> str:
+        """Return an object key with its identifiers masked, recording it when they were."""
+        name = mask_identifiers(key)
+        if name != key and len(self.masked) < MAX_MASKED:
+            entry = {"pointer": pointer + _escape(name), "type": "key", "length": len(key)}
+            self.masked.append({**entry, "why": "identifier"})
+        return name
+
 
 def _shape(value: Any) -> tuple[str, int]:
     if isinstance(value, str):
@@ -123,7 +131,7 @@ class Redactor:
         if envelope:
             copy = {}
             for key, value in document.items():
-                name = mask_identifiers(key)
+                name = found.key("/", key)
                 if key == "data":
                     copy[name] = self._value(value, "/data", "", _KEPT, found)
                 else:
@@ -147,7 +155,7 @@ class Redactor:
         if isinstance(value, dict):
             copy = {}
             for key, item in value.items():
-                name = mask_identifiers(key)
+                name = found.key(f"{pointer}/", key)
                 sub, sub_status = self._child(schema, _escape(key), status)
                 copy[name] = self._value(item, f"{pointer}/{_escape(name)}", sub, sub_status, found)
             return copy
