@@ -7,8 +7,8 @@ checks (a third of the upstream reads failing) runs through the real gateway; th
 faults that carry CCCD numbers of the generated population where they do not belong: in an
 undeclared field, a free-text note, pattern- and enum-checked fields, a JSON key, a body that is
 not JSON, the event type, a batch item, a query string, population checks with a wrong name,
-an extra field or a malformed number. (A CCCD as the URL's topic segment is the unit test
-`services/lgsp-gateway/tests/unit/test_no_cccd_from_the_url.py`: its audit record still keeps it.)
+an extra field or a malformed number. (A CCCD in the URL or an event attribute: the unit test
+`services/lgsp-gateway/tests/unit/test_no_cccd_outside_the_payload.py`, with its known gaps.)
 
 Then every raw 12-digit CCCD of that population is looked for in every record (value, key,
 headers) of every topic the run wrote, the log file, every span, every service's /metrics and
