@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,7 +54,12 @@ class AuditSeries:
 
 
 class AckedAudit:
-    """Appends records and waits for their acks; bounded, and nothing is dropped unseen."""
+    """Appends records and waits for their acks; bounded, and nothing is dropped unseen.
+
+    Each record runs as its own task (a caller that stops waiting does not cancel it); the
+    caller waits on a plain future that the task's completion, or the one shared deadline
+    timer, settles. That costs a fraction of `wait_for(shield(task))` per call.
+    """
 
     def __init__(
         self, trail: Trail, series: AuditSeries, *, timeout_s: float, max_pending: int
@@ -62,8 +68,11 @@ class AckedAudit:
         self._series = series
         self._timeout_s = timeout_s
         self._max_pending = max_pending
-        self._pending: dict[asyncio.Task[Any], dict[str, Any]] = {}
+        self._pending: dict[asyncio.Task[Any], tuple[dict[str, Any], asyncio.Future[Any]]] = {}
+        self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        series.pending.set_function(lambda: len(self._pending))
 
     @property
     def pending(self) -> int:
@@ -76,30 +85,48 @@ class AckedAudit:
             raise self._refuse("closing", "the gateway is shutting down")
         if len(self._pending) >= self._max_pending:
             raise self._refuse("overloaded", f"{self._max_pending} audit records await their ack")
-        task = asyncio.create_task(self._trail.record(**fields))
-        self._pending[task] = fields
-        self._series.pending.inc()
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._trail.record(**fields))
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._pending[task] = (fields, waiter)
         task.add_done_callback(self._settled)
+        self._deadline(loop, waiter)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self._timeout_s)
-        except TimeoutError:
-            raise self._refuse("timeout", f"no ack within {self._timeout_s:g}s") from None
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if task.cancelled() and current is not None and not current.cancelling():
-                raise self._refuse("closing", "abandoned at shutdown, not acknowledged") from None
-            raise  # the caller went away; the record itself goes on, tracked
+            return await waiter
+        except (AuditUnavailableError, asyncio.CancelledError):
+            raise  # a caller that goes away leaves the record going on, tracked
         except Exception as exc:
             raise self._refuse("refused", type(exc).__name__) from exc
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
+        deadlines.append((loop.time() + self._timeout_s, waiter))
+        if self._timer is None:
+            self._timer = loop.call_at(deadlines[0][0], self._expire)
+
+    def _expire(self) -> None:
+        """Fail the waiters whose deadline passed (their records go on); re-arm for the next."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        deadlines, now = self._deadlines, loop.time()
+        while deadlines and (deadlines[0][0] <= now or deadlines[0][1].done()):
+            _, waiter = deadlines.popleft()
+            if not waiter.done():
+                waiter.set_exception(self._refuse("timeout", f"no ack within {self._timeout_s:g}s"))
+        if deadlines:
+            self._timer = loop.call_at(deadlines[0][0], self._expire)
 
     def _refuse(self, reason: str, detail: str) -> AuditUnavailableError:
         self._series.unavailable.labels(reason).inc()
         return AuditUnavailableError(reason, detail)
 
     def _settled(self, task: asyncio.Task[Any]) -> None:
-        fields = self._pending.pop(task, None)
-        self._series.pending.dec()
-        if task.cancelled() or fields is None:
+        fields, waiter = self._pending.pop(task)
+        if task.cancelled():
+            if not waiter.done():
+                waiter.set_exception(self._refuse("closing", "abandoned at shutdown, no ack"))
             return
         error = task.exception()
         if error is not None:
@@ -108,6 +135,12 @@ class AckedAudit:
                 "audit record not acknowledged",
                 extra={"error": repr(error), **_summary(fields)},
             )
+        if waiter.done():
+            return
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(task.result())
 
     async def close(self, timeout_s: float) -> int:
         """Refuse new records, wait up to `timeout_s` for the pending ones; return how many
@@ -116,16 +149,18 @@ class AckedAudit:
         if self._pending:
             await asyncio.wait(set(self._pending), timeout=timeout_s)
         abandoned = dict(self._pending)
-        for task, fields in abandoned.items():
+        for task, (fields, _) in abandoned.items():
             self._series.abandoned.inc()
             log.error(
                 "audit record abandoned at shutdown (no ack yet; it may still have been written)",
                 extra=_summary(fields),
             )
-            self._pending.pop(task, None)
             task.cancel()
         if abandoned:
             await asyncio.gather(*abandoned, return_exceptions=True)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         return len(abandoned)
 
 
