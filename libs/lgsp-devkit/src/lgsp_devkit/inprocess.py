@@ -1,7 +1,8 @@
 """The whole platform in one process, over real HTTP and a real Kafka, for end-to-end tests.
 
-Registry, population upstream and adapter, gateway and collector are each served on a loopback
-port (`lgsp_devkit.testing.serve`), from nothing: a fresh registry database, fresh platform topics
+Registry, population upstream and adapter, gateway, collector and a webhook delivery worker
+(loopback receivers allowed) are each served on a loopback port (`lgsp_devkit.testing.serve`),
+from nothing: a fresh registry database, fresh platform topics
 of their own, and the data topics (whose names the contracts fix) empty, so the collector sees
 exactly this run's events. Every topic goes through a `TopicJanitor` (`topic_guard`), and the
 services are given creators that create nothing of their own: on the broker the test session
@@ -73,7 +74,8 @@ async def prepare_data_topics(janitor: TopicJanitor, topics: list[str]) -> None:
 
 def _names(janitor: TopicJanitor) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
-    return {n: janitor.name(f"{n}.e2e-{suffix}") for n in ("registry", "dlq", "audit", "kpi")}
+    names = ("registry", "dlq", "audit", "kpi", "webhooks_dlq")
+    return {n: janitor.name(f"{n}.e2e-{suffix}") for n in names}
 
 
 async def _platform_topics(janitor: TopicJanitor, names: dict[str, str]) -> None:
@@ -83,6 +85,7 @@ async def _platform_topics(janitor: TopicJanitor, names: dict[str, str]) -> None
         TopicSpec(names["dlq"], partitions),
         TopicSpec(names["audit"], partitions),
         TopicSpec(names["kpi"], partitions, config=compact),
+        TopicSpec(names["webhooks_dlq"], partitions),
     ])  # fmt: skip
 
 
@@ -105,7 +108,7 @@ def _build_apps(
 
     registry = registry_app(RegistrySettings(
         kafka=kafka, data_dir=workdir / "registry", operator_token=OPERATOR_TOKEN,
-        registry_topic=topics["registry"], publish_interval_s=0.1,
+        registry_topic=topics["registry"], publish_interval_s=0.1, webhooks_allow_loopback=True,
     ))  # fmt: skip
     settings = CollectorSettings(
         kafka=kafka, group_id=f"ioc-{topics['kpi']}", store_path=workdir / "collector.sqlite3",
@@ -143,6 +146,16 @@ def _gateway_app(kafka: KafkaSettings, topics: dict[str, str], adapter_url: str)
         kafka=kafka, registry_topic=topics["registry"], dlq_topic=topics["dlq"],
         audit_topic=topics["audit"], population_adapter_url=adapter_url,
         population_adapter_token=GATEWAY_TOKEN, population_resource=RESOURCE,
+    ), create_topics=_create_nothing)  # fmt: skip
+
+
+def _webhooks_app(kafka: KafkaSettings, topics: dict[str, str]) -> Any:
+    from lgsp_gateway.delivery.main import create_app as webhooks_app  # noqa: PLC0415
+    from lgsp_gateway.delivery.settings import WebhookSettings  # noqa: PLC0415
+
+    return webhooks_app(WebhookSettings(
+        kafka=kafka, registry_topic=topics["registry"], audit_topic=topics["audit"],
+        dlq_topic=topics["webhooks_dlq"], allow_loopback=True, backoff_base_s=0.2,
     ), create_topics=_create_nothing)  # fmt: skip
 
 
@@ -199,6 +212,8 @@ async def _serve_all(
         apps["gateway"] = _gateway_app(kafka, platform.topics, platform.urls["adapter"])
         platform.urls["gateway"] = await stack.enter_async_context(serve(apps["gateway"]))
         platform.urls["collector"] = await stack.enter_async_context(serve(apps["collector"]))
+        apps["webhooks"] = _webhooks_app(kafka, platform.topics)
+        platform.urls["webhooks"] = await stack.enter_async_context(serve(apps["webhooks"]))
         platform.apps = apps
         yield
 
