@@ -87,7 +87,12 @@ async def test_trail_chains_signs_and_keys_by_writer() -> None:
     assert all("trace_id" not in r for r in records)  # None fields are left out
     sent = [json.loads(value) for _, _, value in producer.sent]
     assert sent == records
-    assert {key for _, key, _ in producer.sent} == {b"svc/one"}
+    chain = records[0]["writer"]
+    assert chain.startswith("svc/one/") and {r["writer"] for r in records} == {chain}
+    assert {key for _, key, _ in producer.sent} == {chain.encode()}
+    assert records[0]["chain_start"]["service"] == "svc/one"
+    assert "chain_start" not in records[1]
+    assert {r["signature_alg"] for r in records} == {"EdDSA"}
     assert verify_chain(sent, {"k1": KEY}) == []
 
 

@@ -1,36 +1,80 @@
-"""The tamper-evident audit trail on `lgsp.audit`: one hash chain per writer, HMAC-signed.
+"""The tamper-evident audit trail on `lgsp.audit`: one Ed25519-signed hash chain per process start.
 
 The rules are those of contracts/platform/README.md: `seq` counts from 0 without gaps;
 `prev_hash` is the previous record's `hash` (64 zeros for record 0); `hash` is the SHA-256 of the
-record's canonical JSON without `hash` and `signature`; `signature` is HMAC-SHA256 of the ASCII
-`hash`, base64url without padding. `AuditTrail` writes such a chain; `verify_chain` replays one
-and pinpoints every record that was altered, removed or moved.
+record's canonical JSON without `hash` and `signature`; `signature` is the Ed25519 signature
+(`EdDSA`) of the ASCII `hash`, base64url without padding. Key material: see `audit_format`.
+
+Each `AuditTrail` opens a new chain: its id (the records' `writer` and their record key) is
+`<writer>/<start time, compact UTC>-<8 random hex>`, so a restarted process never continues or
+reuses an old chain, whatever its PID. The chain's record 0 carries `chain_start` (the producing
+service, i.e. the `writer` given, and the start time).
 
 Records are produced in chain order but acknowledged concurrently: the chain position is taken
 and the record handed to the producer under one lock (the idempotent producer keeps that order
-on the writer's partition), and the caller then waits for the broker's ack outside the lock, so
+on the chain's partition), and the caller then waits for the broker's ack outside the lock, so
 concurrent requests pipeline instead of queueing behind each other's round trip. A record the
 broker finally refuses leaves a gap that a verifier reports as missing, which is the truth.
+
+While started (`start()`/`aclose()`, or `async with trail`), the trail emits a signed checkpoint
+(`audit_checkpoints`) every `checkpoint_every` records or `checkpoint_interval_s` seconds,
+whichever comes first, only when records were acknowledged since the last one, and a final one
+at close. A checkpoint covers the longest prefix of the chain whose acks have all completed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
-from collections.abc import Awaitable, Iterable, Mapping
-from dataclasses import dataclass
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+from lgsp_common.audit_checkpoints import make_checkpoint
+from lgsp_common.audit_format import (
+    GENESIS_HASH,
+    SIGNATURE_ALG,
+    canonical_json,
+    public_key_b64,
+    record_hash,
+    sign_eddsa,
+    sign_hash,
+    signing_key,
+)
+from lgsp_common.audit_verify import Finding, Problem, verify_chain
 from lgsp_common.ids import new_id
 
-GENESIS_HASH = "0" * 64
-SIGNATURE_ALG = "HS256"
-_UNSIGNED = ("hash", "signature")
+__all__ = [
+    "GENESIS_HASH",
+    "SIGNATURE_ALG",
+    "AuditTrail",
+    "Finding",
+    "Problem",
+    "RecordSender",
+    "canonical_json",
+    "checkpoint_topic_for",
+    "public_key_b64",
+    "record_hash",
+    "sign_hash",
+    "verify_chain",
+]
+
+log = logging.getLogger(__name__)
+CHECKPOINT_SUFFIX = ".checkpoints"
+_JSON = [("content-type", b"application/json")]
+
+
+def checkpoint_topic_for(audit_topic: str) -> str:
+    """Return the checkpoints topic that goes with an audit topic (lgsp.audit.checkpoints)."""
+    return audit_topic + CHECKPOINT_SUFFIX
+
+
+def chain_id(writer: str, started: datetime) -> str:
+    """Return a new chain's id: the writer, its start time (compact UTC) and 8 random hex."""
+    return f"{writer}/{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 class RecordSender(Protocol):
@@ -47,54 +91,70 @@ class RecordSender(Protocol):
     ) -> Awaitable[Any]: ...
 
 
-def canonical_json(record: Mapping[str, Any]) -> bytes:
-    """Return the canonical JSON the chain hashes: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """Return the lower-case hex SHA-256 of a record without its hash and signature."""
-    unsigned = {k: v for k, v in record.items() if k not in _UNSIGNED}
-    return hashlib.sha256(canonical_json(unsigned)).hexdigest()
-
-
-def sign_hash(digest: str, key: bytes) -> str:
-    """Return the HS256 signature of a hash: HMAC-SHA256 of its ASCII, base64url unpadded."""
-    mac = hmac.new(key, digest.encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
-
-
 class AuditTrail:
-    """One writer's hash chain: `record(**fields)` appends a signed record to the audit topic."""
+    """One chain: `record(**fields)` appends a signed record; checkpoints while started."""
 
     def __init__(
-        self, producer: RecordSender, topic: str, writer: str, key_id: str, key: bytes
+        self,
+        producer: RecordSender,
+        topic: str,
+        writer: str,
+        key_id: str,
+        key: bytes,
+        *,
+        checkpoint_topic: str | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval_s: float = 10.0,
+        checkpoint_timeout_s: float = 5.0,
     ) -> None:
-        if not key:
-            raise ValueError("the audit signing key must not be empty")
+        if checkpoint_every < 1 or checkpoint_interval_s <= 0:
+            raise ValueError("checkpoints need a positive count and interval")
         self._producer = producer
         self._topic = topic
-        self._writer = writer
+        self._checkpoint_topic = checkpoint_topic or checkpoint_topic_for(topic)
+        self._service = writer
+        self._started = datetime.now(UTC)
+        self._chain_id = chain_id(writer, self._started)
         self._key_id = key_id
-        self._key = key
+        self._key = signing_key(key)
+        self._every = checkpoint_every
+        self._interval_s = checkpoint_interval_s
+        self._timeout_s = checkpoint_timeout_s
         self._seq = 0
         self._head = GENESIS_HASH
         self._lock = asyncio.Lock()
+        self._completed: dict[int, str] = {}  # acks done (either way) beyond the covered prefix
+        self._covered = -1  # highest seq whose record and all earlier ones completed
+        self._covered_head = GENESIS_HASH
+        self._checkpointed = -1
+        self._due = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def writer(self) -> str:
-        """Return the writer id, which is also the record key and the chain's name."""
-        return self._writer
+        """Return the chain id, which is every record's `writer` and record key."""
+        return self._chain_id
+
+    @property
+    def service(self) -> str:
+        """Return the producing service named at construction (the chain id's prefix)."""
+        return self._service
 
     @property
     def next_seq(self) -> int:
         """Return the position the next record will take."""
         return self._seq
 
+    @property
+    def public_key(self) -> str:
+        """Return the signing key's raw public key, base64url (what the registry publishes)."""
+        return public_key_b64(self._key.private_bytes_raw())
+
     async def record(self, **fields: Any) -> dict[str, Any]:
         """Append one record (action, actor, result...) and wait for the broker's ack.
 
-        Fields set to None are left out (the schema has no nulls); chain fields are assigned here.
+        Fields set to None are left out (the schema has no nulls); chain fields are assigned
+        here. Returns the record once acknowledged; raises what the producer raised.
         """
         present = {name: value for name, value in fields.items() if value is not None}
         async with self._lock:
@@ -102,12 +162,15 @@ class AuditTrail:
             ack = await self._producer.send(
                 self._topic,
                 value=canonical_json(record),
-                key=self._writer.encode(),
-                headers=[("content-type", b"application/json")],
+                key=self._chain_id.encode(),
+                headers=_JSON,
             )
             self._seq += 1
             self._head = record["hash"]
-        await ack
+        try:
+            await ack
+        finally:
+            self._complete(record["seq"], record["hash"])
         return record
 
     def _chain(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,112 +179,85 @@ class AuditTrail:
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "event_ids": [],
             **fields,
-            "writer": self._writer,
+            "writer": self._chain_id,
             "seq": self._seq,
             "prev_hash": self._head,
             "signature_alg": SIGNATURE_ALG,
             "key_id": self._key_id,
         }
+        if self._seq == 0:
+            started = self._started.isoformat(timespec="milliseconds")
+            record["chain_start"] = {"service": self._service, "started_at": started}
         record["hash"] = record_hash(record)
-        record["signature"] = sign_hash(record["hash"], self._key)
+        record["signature"] = sign_eddsa(record["hash"].encode("ascii"), self._key)
         return record
 
+    def _complete(self, seq: int, digest: str) -> None:
+        self._completed[seq] = digest
+        while self._covered + 1 in self._completed:
+            self._covered += 1
+            self._covered_head = self._completed.pop(self._covered)
+        if self._covered - self._checkpointed >= self._every:
+            self._due.set()
 
-class Problem(StrEnum):
-    """What a verifier found wrong with one chain position."""
+    async def checkpoint(self) -> dict[str, Any] | None:
+        """Emit a signed checkpoint of the acknowledged prefix now; None if nothing is new.
 
-    ALTERED = "altered"  # content no longer matches its hash
-    BAD_SIGNATURE = "bad_signature"  # hash not signed by the named key
-    UNKNOWN_KEY = "unknown_key"  # signed by a key the verifier does not hold
-    BROKEN_LINK = "broken_link"  # prev_hash differs from the previous record's hash
-    MISSING = "missing"  # a seq never seen: removed or never written
-    REORDERED = "reordered"  # appears after a record with a higher seq
-    DUPLICATE = "duplicate"  # the same seq appears more than once
-    MALFORMED = "malformed"  # no writer or no integer seq
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem at one position of one writer's chain."""
-
-    writer: str
-    seq: int | None
-    problem: Problem
-    detail: str
-
-
-def verify_chain(
-    records: Iterable[Mapping[str, Any]], keys: Mapping[str, bytes] | None = None
-) -> list[Finding]:
-    """Replay records in offset order, per writer; return every problem found (empty: intact).
-
-    With `keys` (key_id -> secret), signatures are checked too; without, only the hashes.
-    """
-    chains: dict[str, list[Mapping[str, Any]]] = {}
-    findings: list[Finding] = []
-    for record in records:
-        writer, seq = record.get("writer"), record.get("seq")
-        if not isinstance(writer, str) or not isinstance(seq, int) or isinstance(seq, bool):
-            findings.append(Finding(str(writer), None, Problem.MALFORMED, "no writer or seq"))
-            continue
-        chains.setdefault(writer, []).append(record)
-    for writer, chain in chains.items():
-        findings.extend(_verify_writer(writer, chain, keys))
-    return findings
-
-
-def _verify_writer(
-    writer: str, chain: list[Mapping[str, Any]], keys: Mapping[str, bytes] | None
-) -> list[Finding]:
-    findings: list[Finding] = []
-    by_seq: dict[int, Mapping[str, Any]] = {}
-    highest = -1
-    for record in chain:
-        seq: int = record["seq"]
-        findings.extend(_verify_record(writer, record, keys))
-        if seq in by_seq:
-            findings.append(Finding(writer, seq, Problem.DUPLICATE, "seq seen before"))
-            continue
-        if seq < highest:
-            findings.append(Finding(writer, seq, Problem.REORDERED, f"comes after seq {highest}"))
-        by_seq[seq] = record
-        highest = max(highest, seq)
-    for seq in range(highest + 1):
-        if seq not in by_seq:
-            findings.append(Finding(writer, seq, Problem.MISSING, "no record at this seq"))
-    findings.extend(_verify_links(writer, by_seq))
-    return sorted(findings, key=lambda f: (f.seq if f.seq is not None else -1, f.problem))
-
-
-def _verify_record(
-    writer: str, record: Mapping[str, Any], keys: Mapping[str, bytes] | None
-) -> list[Finding]:
-    seq: int = record["seq"]
-    found: list[Finding] = []
-    if record.get("hash") != record_hash(record):
-        found.append(Finding(writer, seq, Problem.ALTERED, "content does not match its hash"))
-    if keys is None:
-        return found
-    key = keys.get(str(record.get("key_id", "")))
-    if key is None:
-        found.append(Finding(writer, seq, Problem.UNKNOWN_KEY, "signing key not available"))
-    elif not hmac.compare_digest(
-        str(record.get("signature", "")), sign_hash(str(record.get("hash", "")), key)
-    ):
-        found.append(Finding(writer, seq, Problem.BAD_SIGNATURE, "signature does not verify"))
-    return found
-
-
-def _verify_links(writer: str, by_seq: Mapping[int, Mapping[str, Any]]) -> list[Finding]:
-    found: list[Finding] = []
-    for seq, record in by_seq.items():
-        previous = by_seq.get(seq - 1)
-        if seq == 0:
-            expected: str | None = GENESIS_HASH
-        else:
-            expected = None if previous is None else str(previous.get("hash"))
-        if expected is not None and record.get("prev_hash") != expected:
-            found.append(
-                Finding(writer, seq, Problem.BROKEN_LINK, "prev_hash is not the previous hash")
+        Raises what the producer raised, or TimeoutError after `checkpoint_timeout_s` (the
+        next attempt covers the same records again).
+        """
+        seq, head = self._covered, self._covered_head
+        if seq <= self._checkpointed:
+            return None
+        checkpoint = make_checkpoint(
+            self._chain_id, seq, head, datetime.now(UTC), self._key_id, self._key
+        )
+        async with asyncio.timeout(self._timeout_s):  # a missing topic must not hang a close
+            ack = await self._producer.send(
+                self._checkpoint_topic,
+                value=canonical_json(checkpoint),
+                key=self._chain_id.encode(),
+                headers=_JSON,
             )
-    return found
+            await ack
+        self._checkpointed = max(self._checkpointed, seq)
+        return checkpoint
+
+    async def start(self) -> None:
+        """Start the background checkpoints (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"audit-checkpoints {self.writer}")
+
+    async def aclose(self) -> None:
+        """Stop the background checkpoints and emit the final one (errors are logged)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.checkpoint()
+        except Exception:  # the close must go on; the verifier will see the tail unanchored
+            log.exception("the final audit checkpoint could not be written")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self._interval_s)
+            self._due.clear()
+            try:
+                await self.checkpoint()
+            except Exception:
+                log.exception("an audit checkpoint could not be written; retrying later")

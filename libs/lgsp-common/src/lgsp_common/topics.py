@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 REGISTRY_TOPIC = "lgsp.registry"
 DLQ_TOPIC = "lgsp.dlq"
 AUDIT_TOPIC = "lgsp.audit"
+AUDIT_CHECKPOINTS_TOPIC = "lgsp.audit.checkpoints"
 WEBHOOKS_DLQ_TOPIC = "lgsp.webhooks.dlq"
 
 
@@ -41,6 +42,8 @@ def platform_topics() -> list[TopicSpec]:
             config={"retention.ms": str(7 * 24 * 3600 * 1000), "retention.bytes": str(1 << 30)},
         ),
         TopicSpec(AUDIT_TOPIC, 3, config={"retention.ms": "-1"}),
+        # Signed checkpoints of the audit chains: the newest per chain survives compaction.
+        TopicSpec(AUDIT_CHECKPOINTS_TOPIC, 3, config={"cleanup.policy": "compact"}),
         # Webhook dead letters name the subscription and the position, never payload values.
         TopicSpec(WEBHOOKS_DLQ_TOPIC, 3, config={"retention.ms": str(14 * 24 * 3600 * 1000)}),
     ]

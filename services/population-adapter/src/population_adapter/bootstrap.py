@@ -89,7 +89,7 @@ async def bootstrap(
             service_config(settings),
             registry,
             source,
-            audit_trail(settings, producer),
+            await stack.enter_async_context(audit_trail(settings, producer)),
             VerificationEvents(producer, settings.verification_topic, settings.event_source),
             parts.metrics,
             parts.tracer,

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from lgsp_common.kafka import KafkaProbe, create_producer
 from lgsp_common.webhooks import SecretBox
+from lgsp_registry.adapters.checkpoint_follower import CheckpointFollower
 from lgsp_registry.adapters.database import create_engine, migrate, redacted
 from lgsp_registry.adapters.operator_token import load_operator_token
 from lgsp_registry.adapters.outbox_publisher import OutboxPublisher, TopicMaker
@@ -108,4 +109,8 @@ async def bootstrap(
         publisher = _publisher(settings, store, parts.metrics, producer_factory, make_topics)
         publisher.start()
         stack.push_async_callback(publisher.stop)
+        if settings.audit_checkpoints_topic and producer_factory is None:  # real Kafka only
+            follower = CheckpointFollower(settings.kafka, settings.audit_checkpoints_topic, engine)
+            follower.start()
+            stack.push_async_callback(follower.stop)
         yield Runtime(ctx=ctx, metrics=parts.metrics, publisher=publisher)

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lgsp_common.settings import ServiceSettings, repo_root
-from lgsp_common.topics import REGISTRY_TOPIC
+from lgsp_common.topics import AUDIT_CHECKPOINTS_TOPIC, REGISTRY_TOPIC
 from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy
 
 MIN_OPERATOR_TOKEN = 24
@@ -64,6 +64,10 @@ class RegistrySettings(ServiceSettings):
         min_length=16,
         validation_alias=AliasChoices("LGSP_WEBHOOK_SECRETS_KEY", "webhook_secrets_key"),
         description="Key sealing webhook signing secrets; shared only with the delivery workers.",
+    )
+    audit_checkpoints_topic: str = Field(
+        default=AUDIT_CHECKPOINTS_TOPIC,
+        description="Signed audit checkpoints to anchor in the database; empty: not followed.",
     )
     webhook_secret_overlap_s: int = Field(
         default=86_400, ge=0, description="How long a rotated signing secret stays in use."

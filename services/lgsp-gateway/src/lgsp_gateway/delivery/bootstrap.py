@@ -122,7 +122,7 @@ async def bootstrap(
             parts.tracer,
             parts.tracing,
         )
-        trail = audit_trail(settings, producer)
+        trail = await stack.enter_async_context(audit_trail(settings, producer))
 
         def runner(plan: Plan, current: Callable[[], Plan | None]) -> SubscriptionRunner:
             return SubscriptionRunner(settings, plan, current, delivery, trail)
