@@ -37,7 +37,9 @@ from lgsp_common.audit_checkpoints import make_checkpoint
 from lgsp_common.audit_format import (
     GENESIS_HASH,
     SIGNATURE_ALG,
+    b64url,
     canonical_json,
+    public_bytes,
     public_key_b64,
     record_hash,
     sign_eddsa,
@@ -148,7 +150,7 @@ class AuditTrail:
     @property
     def public_key(self) -> str:
         """Return the signing key's raw public key, base64url (what the registry publishes)."""
-        return public_key_b64(self._key.private_bytes_raw())
+        return b64url(public_bytes(self._key.public_key()))
 
     async def record(self, **fields: Any) -> dict[str, Any]:
         """Append one record (action, actor, result...) and wait for the broker's ack.
