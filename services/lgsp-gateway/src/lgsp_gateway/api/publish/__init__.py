@@ -5,5 +5,6 @@
 - `routes.py`: the FastAPI routes: the same single-event route (documented in OpenAPI, served
   when the fast lane is off) and the batch route.
 
-Both call `service/publish_after_ack.py`, which answers 202 only after the broker's ack.
+Both call `service/publish_after_ack.py`, which answers 202 only after the broker's ack of the
+event and of its audit record (503 `audit-unavailable` otherwise).
 """
