@@ -6,8 +6,9 @@ on every service's tracer provider. A short scenario with many broken events and
 checks (a third of the upstream reads failing) runs through the real gateway; then come the
 faults that carry CCCD numbers of the generated population where they do not belong: in an
 undeclared field, a free-text note, pattern- and enum-checked fields, a JSON key, a body that is
-not JSON, the event type, a batch item, a query string, population checks with a wrong name,
-an extra field or a malformed number. (A CCCD in the URL or an event attribute: the unit test
+not JSON, the event type, a batch item, a query string, a caller's `tracestate` (which travels
+into the Kafka headers of an accepted event), population checks with a wrong name, an extra
+field or a malformed number. (A CCCD in the URL or an event attribute: the unit test
 `services/lgsp-gateway/tests/unit/test_no_cccd_outside_the_payload.py`, with its known gaps.)
 
 Then every raw 12-digit CCCD of that population is looked for in every record (value, key,
@@ -219,6 +220,15 @@ async def send_cccd_faults(
         answer = await http.post(f"/v1/topics/{VISIT}/events", json=VALID_VISIT,
                                  headers=wrong_type)  # fmt: skip
         statuses["event-type"] = answer.status_code
+        traced = {
+            **headers,
+            "ce-id": "pii-tracestate",
+            "tracestate": f"v={next(c)}",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        }
+        answer = await http.post(f"/v1/topics/{VISIT}/events", json=visit(visit_id="KCB-pii"),
+                                 headers=traced)  # fmt: skip
+        statuses["accepted-tracestate"] = answer.status_code  # valid: stored, trace state too
         item = {"specversion": "1.0", "id": "pii-batch", "type": VISIT_TYPE,
                 "data": visit(benh_nhan={"cccd": next(c), "ho_ten": "Trần Thị B"})}  # fmt: skip
         answer = await http.post(f"/v1/topics/{VISIT}/batches", json=[item],
@@ -307,6 +317,7 @@ async def test_a_fault_heavy_run_leaves_no_raw_cccd_at_rest(
                                     simulator.get_tracer("sim"), say=lambda _: None)  # fmt: skip
             await simulation.run()
             statuses = await send_cccd_faults(platform, simulation, cccds)
+            assert statuses.pop("accepted-tracestate") == 202
             published = {n: s for n, s in statuses.items() if not n.startswith(POPULATION_CALLS)}
             refused = [n for n, s in published.items() if s in (400, 413, 415, 422)]
             assert len(refused) == len(published), statuses  # every publish fault was refused

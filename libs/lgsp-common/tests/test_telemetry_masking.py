@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter
 
-from lgsp_common.telemetry import MaskingSpanProcessor, exposition, setup_tracing
+from lgsp_common.telemetry import (
+    MaskingPropagator,
+    MaskingSpanProcessor,
+    exposition,
+    install_masking_propagator,
+    setup_tracing,
+)
 
 CCCD = "079203004567"
 
@@ -64,3 +71,23 @@ def test_metrics_mask_identifiers_in_label_values_only() -> None:
     assert CCCD not in text
     assert 'rejected_total{topic="079*******67"} 2.71234567e+08' in text
     assert 'rejected_total{topic="tthc.dossier.v1"} 1.0' in text
+
+
+def test_tracestate_and_baggage_from_a_caller_travel_on_masked() -> None:
+    setup_tracing("test-propagate")
+    assert isinstance(propagate.get_global_textmap(), MaskingPropagator)
+    incoming = {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": f"v={CCCD},w=ok",
+        "baggage": f"cccd={CCCD}",
+    }
+    context = propagate.extract(incoming)
+    state = trace.get_current_span(context).get_span_context().trace_state
+    assert dict(state) == {"v": "079*******67", "w": "ok"}
+    outgoing: dict[str, str] = {}
+    propagate.inject(outgoing, context)
+    assert CCCD not in str(outgoing)
+    assert outgoing["traceparent"] == incoming["traceparent"]  # never rewritten
+    assert outgoing["baggage"] == "cccd=079*******67"
+    install_masking_propagator()
+    assert not isinstance(propagate.get_global_textmap().delegate, MaskingPropagator)  # type: ignore[attr-defined]

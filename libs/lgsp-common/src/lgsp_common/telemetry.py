@@ -10,7 +10,9 @@ provider sees each ended span through `MaskingSpanProcessor`, which masks CCCD a
 (`lgsp_vn.masking`) in the span's name, attributes, events (an exception's message and stack
 trace) and links, whatever instrumentation set them (a query string in `url.query`, a message
 id, an error text). Likewise `/metrics` (`exposition`) masks them in every label value, since
-some labels come from the request (the topic of the URL path, say).
+some labels come from the request (the topic of the URL path, say), and the process's propagator
+(`MaskingPropagator`, installed by `setup_tracing`) masks them in the `tracestate` and `baggage`
+a caller sent, which would otherwise travel on into every Kafka record's headers.
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -31,7 +41,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceState
 from opentelemetry.trace.status import Status
 from opentelemetry.util.types import Attributes, AttributeValue
 from prometheus_client import generate_latest
@@ -135,6 +145,59 @@ def exposition(registry: Collector) -> bytes:
     return generate_latest(_MaskedLabels(registry))
 
 
+MASKED_FIELDS = ("tracestate", "baggage")  # never traceparent: its hex ids hold digit runs
+
+
+class MaskingPropagator(TextMapPropagator):
+    """Propagates as the wrapped propagator, masking identifiers in tracestate and baggage."""
+
+    def __init__(self, delegate: TextMapPropagator) -> None:
+        self.delegate = delegate
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        """Extract; a remote trace state holding an identifier is kept masked."""
+        found = self.delegate.extract(carrier, context, getter)
+        remote = trace.get_current_span(found).get_span_context()
+        state = remote.trace_state
+        masked = [(mask_identifiers(k), mask_identifiers(v)) for k, v in state.items()]
+        if masked == list(state.items()):
+            return found
+        span_context = SpanContext(
+            remote.trace_id, remote.span_id, remote.is_remote, remote.trace_flags,
+            TraceState(masked),
+        )  # fmt: skip
+        return trace.set_span_in_context(NonRecordingSpan(span_context), found)
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        """Inject, with identifiers masked in tracestate and baggage."""
+        written: dict[str, str] = {}
+        self.delegate.inject(written, context)
+        for name, value in written.items():
+            setter.set(carrier, name, mask_identifiers(value) if name in MASKED_FIELDS else value)
+
+    @property
+    def fields(self) -> set[str]:
+        """The fields the wrapped propagator writes."""
+        return self.delegate.fields
+
+
+def install_masking_propagator() -> None:
+    """Wrap the process's propagator (OTEL_PROPAGATORS) in the identifier mask, once."""
+    current = propagate.get_global_textmap()
+    if not isinstance(current, MaskingPropagator):
+        propagate.set_global_textmap(MaskingPropagator(current))
+
+
 class ExportingTracerProvider(TracerProvider):
     """A tracer provider that knows whether any span processor is attached."""
 
@@ -207,6 +270,7 @@ def setup_tracing(service_name: str, processor: SpanProcessor | None = None) -> 
     is the share of new traces recorded (parent-based); `OTEL_SERVICE_NAME` overrides the name.
     """
     name = os.environ.get("OTEL_SERVICE_NAME", service_name)
+    install_masking_propagator()
     sampler = RecordWhenExported(_ratio())
     provider = ExportingTracerProvider(
         resource=Resource.create({SERVICE_NAME: name}), sampler=sampler
