@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from lgsp_common.audit_format import load_public_key
 from lgsp_registry.adapters import audit_rows
 from lgsp_registry.domain.access import Principal
@@ -9,6 +11,10 @@ from lgsp_registry.domain.audit_anchors import AuditCheckpoints, AuditKey, Audit
 from lgsp_registry.domain.contract_rules import Violation
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, invalid
+
+# A key published without valid_from covers records signed before it was published (services
+# sign from their first start; the operator publishes the key afterwards).
+NO_LOWER_BOUND = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def put_key(
@@ -34,7 +40,7 @@ async def put_key(
                 "public_key": body.public_key,
                 "alg": body.alg,
                 "service": body.service,
-                "valid_from": body.valid_from or tx.now,
+                "valid_from": body.valid_from or NO_LOWER_BOUND,
                 "retired_at": body.retired_at,
                 "created_at": tx.now,
             }
