@@ -157,3 +157,17 @@ async def test_close_counts_and_logs_what_it_abandons(caplog: pytest.LogCaptureF
     await calls[0]
     with pytest.raises(AuditUnavailableError, match="abandoned"):
         await calls[1]  # its caller is told, not cancelled
+
+
+async def test_begin_starts_a_record_that_is_tracked_without_waiting() -> None:
+    audit, trail, registry = new_audit(max_pending=1)
+    assert audit.begin(action="event.publish", result="error") is True
+    await until(lambda: len(trail.acks) == 1)
+    assert audit.pending == 1
+    assert audit.begin(action="b") is False  # the bound holds for these too
+    assert value(registry, "gateway_audit_unavailable_total", reason="overloaded") == 1
+    closing = asyncio.create_task(audit.close(5.0))
+    await asyncio.sleep(0.02)
+    assert not closing.done()  # shutdown waits for it as for any other
+    trail.ack(0)
+    assert await closing == 0

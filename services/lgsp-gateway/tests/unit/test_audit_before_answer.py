@@ -109,3 +109,14 @@ async def test_an_unaudited_population_read_is_not_relayed(gateway: Gateway) -> 
     assert "not relayed" in assert_audit_unavailable(answer)
     assert "match" not in answer.text
     assert len(gateway.adapter.requests) == 1
+
+
+async def test_a_503_of_the_broker_does_not_wait_for_its_record(gateway: Gateway) -> None:
+    gateway.producer.failing.add(TOPIC)
+    gateway.producer.ack_delay_s[AUDIT] = 0.3
+    answer = await gateway.publish()
+    assert answer.status_code == 503
+    assert answer.json()["type"].endswith("/broker-unavailable")
+    assert f"ack:{AUDIT}" not in gateway.log  # answered before its record's ack
+    [record] = await gateway.audit(1)
+    assert (record["result"], record["status_code"]) == ("error", 503)

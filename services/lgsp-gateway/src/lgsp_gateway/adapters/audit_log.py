@@ -68,7 +68,9 @@ class AckedAudit:
         self._series = series
         self._timeout_s = timeout_s
         self._max_pending = max_pending
-        self._pending: dict[asyncio.Task[Any], tuple[dict[str, Any], asyncio.Future[Any]]] = {}
+        self._pending: dict[
+            asyncio.Task[Any], tuple[dict[str, Any], asyncio.Future[Any] | None]
+        ] = {}
         self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
@@ -86,10 +88,8 @@ class AckedAudit:
         if len(self._pending) >= self._max_pending:
             raise self._refuse("overloaded", f"{self._max_pending} audit records await their ack")
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._trail.record(**fields))
         waiter: asyncio.Future[Any] = loop.create_future()
-        self._pending[task] = (fields, waiter)
-        task.add_done_callback(self._settled)
+        self._start(loop, fields, waiter)
         self._deadline(loop, waiter)
         try:
             return await waiter
@@ -97,6 +97,25 @@ class AckedAudit:
             raise  # a caller that goes away leaves the record going on, tracked
         except Exception as exc:
             raise self._refuse("refused", type(exc).__name__) from exc
+
+    def begin(self, **fields: Any) -> bool:
+        """Start a record without waiting for its ack (for answers that must not wait, the
+        platform's own 5xx); it is tracked like the others. False if refused at once."""
+        if self._closing or len(self._pending) >= self._max_pending:
+            self._series.unavailable.labels("closing" if self._closing else "overloaded").inc()
+            return False
+        self._start(asyncio.get_running_loop(), fields, None)
+        return True
+
+    def _start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fields: dict[str, Any],
+        waiter: asyncio.Future[Any] | None,
+    ) -> None:
+        task = loop.create_task(self._trail.record(**fields))
+        self._pending[task] = (fields, waiter)
+        task.add_done_callback(self._settled)
 
     def _deadline(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> None:
         deadlines = self._deadlines
@@ -125,7 +144,7 @@ class AckedAudit:
     def _settled(self, task: asyncio.Task[Any]) -> None:
         fields, waiter = self._pending.pop(task)
         if task.cancelled():
-            if not waiter.done():
+            if waiter is not None and not waiter.done():
                 waiter.set_exception(self._refuse("closing", "abandoned at shutdown, no ack"))
             return
         error = task.exception()
@@ -135,7 +154,7 @@ class AckedAudit:
                 "audit record not acknowledged",
                 extra={"error": repr(error), **_summary(fields)},
             )
-        if waiter.done():
+        if waiter is None or waiter.done():
             return
         if error is not None:
             waiter.set_exception(error)

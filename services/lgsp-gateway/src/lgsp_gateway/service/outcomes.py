@@ -5,7 +5,8 @@ every reason; every call, accepted or refused, is appended to the tamper-evident
 answered only once Kafka acknowledged its record (`adapters/audit_log.py`). `audit` raises
 `AuditUnavailableError` when the record was not acknowledged: a use case then answers 503
 (`audit_unavailable`) instead of its 2xx. A refusal is answered as it is even then (nothing was
-accepted or disclosed); its missing record is counted and logged.
+accepted or disclosed); its missing record is counted and logged. A 4xx waits for its record
+like a 2xx; a 5xx (the platform failed) starts its record without waiting for it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class AuditSink(Protocol):
     raises AuditUnavailableError otherwise."""
 
     async def record(self, **fields: Any) -> Any: ...
+
+    def begin(self, **fields: Any) -> bool: ...
 
 
 class Outcomes:
@@ -82,12 +85,18 @@ class Outcomes:
         purpose: str | None = None,
     ) -> bool:
         """Audit a refusal and wait for the ack; return False if it did not come (the refusal
-        is answered all the same: nothing was accepted or disclosed)."""
+        is answered all the same: nothing was accepted or disclosed).
+
+        A 5xx (the platform failed: broker, registry copy, adapter) does not wait: its record
+        is started and tracked like the others, and the 503 is not held up by the audit, which
+        is likely failing for the same reason.
+        """
         status, result = rejection.problem.status, rejection.audit_result
+        fields = self._fields(call, caller, result, status, event_ids, action, purpose)
+        if status >= 500:
+            return self._audit.begin(**fields)
         try:
-            await self.audit(
-                call, caller, result, status, event_ids, action=action, purpose=purpose
-            )
+            await self._audit.record(**fields)
         except AuditUnavailableError:
             return False  # counted by reason (gateway_audit_unavailable); failures also logged
         return True
@@ -105,6 +114,20 @@ class Outcomes:
     ) -> None:
         """Append the call to the audit trail (who, what, when, result, which events) and wait
         for Kafka's ack; raise AuditUnavailableError when it does not come."""
+        await self._audit.record(
+            **self._fields(call, caller, result, status, event_ids, action, purpose)
+        )
+
+    @staticmethod
+    def _fields(
+        call: Call,
+        caller: Caller | None,
+        result: str,
+        status: int,
+        event_ids: list[str],
+        action: str,
+        purpose: str | None,
+    ) -> dict[str, Any]:
         context = trace.get_current_span().get_span_context()
         actor = {"kind": caller.kind, "id": caller.id} if caller else {"kind": "anonymous"}
         fields: dict[str, Any] = {
@@ -120,7 +143,7 @@ class Outcomes:
             fields["purpose"] = purpose
         if context.is_valid:
             fields["trace_id"] = f"{context.trace_id:032x}"
-        await self._audit.record(**fields)
+        return fields
 
 
 def audit_unavailable(error: AuditUnavailableError, retry_after_s: int, outcome: str) -> Rejection:
