@@ -10,7 +10,12 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter
 
 from lgsp_common.problems import FieldError
-from lgsp_gateway.adapters.dead_letters import DeadLetters, redact_payload, registry_schemas
+from lgsp_gateway.adapters.dead_letters import (
+    DeadLetters,
+    masked_event_id,
+    redact_payload,
+    registry_schemas,
+)
 from lgsp_gateway.domain.redaction import MASK, FieldPolicy
 
 CCCD = "079203004567"
@@ -153,3 +158,10 @@ class _Producer:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
+
+
+def test_an_event_id_is_masked_only_when_it_is_a_bare_number() -> None:
+    assert masked_event_id(CCCD) == "079*******67"
+    assert masked_event_id("271234567") == "27*****67"
+    uuid = "0192265e-9c12-7a44-8e51-123456789012"  # a 12-digit group: still the id
+    assert masked_event_id(uuid) == uuid

@@ -9,6 +9,7 @@ every masked value's pointer, type and length.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from lgsp_vn.masking import mask_identifiers
 
 log = logging.getLogger(__name__)
 PAYLOAD_LIMIT = 65_536
+_BARE_NUMBER = re.compile(r"[0-9]{9}|[0-9]{12}")
 # topic -> the JSON Schemas of its contract versions (empty when none is registered)
 SchemaLookup = Callable[[str], Sequence[Mapping[str, Any]]]
 
@@ -44,6 +46,13 @@ def registry_schemas(registry: ContractEntries) -> SchemaLookup:
         ]
 
     return schemas
+
+
+def masked_event_id(event_id: str) -> str:
+    """Mask an id that is a bare CCCD or CMND number (never part of one: ids must stay joinable)."""
+    # UUIDs and hex ids hold standalone digit runs often enough that masking those would break
+    # the join of a DLQ record with its 4xx answer; an id that *is* a number is personal data.
+    return mask_identifiers(event_id) if _BARE_NUMBER.fullmatch(event_id) else event_id
 
 
 def redact_payload(payload: bytes, policy: FieldPolicy | None) -> tuple[str, Redaction]:
@@ -99,6 +108,7 @@ class DeadLetters:
     ) -> None:
         """Queue the DLQ record; a failure to deliver it is logged and counted."""
         text, found = redact_payload(payload, self._policy(topic))
+        event_id = masked_event_id(event_id)
         record: dict[str, object] = {
             "event_id": event_id,
             "original_topic": topic,
