@@ -67,7 +67,7 @@ async def test_each_trail_opens_its_own_chain_naming_service_and_start() -> None
 
 async def test_records_and_checkpoints_follow_their_schemas() -> None:
     records, checkpoints = await write_chain(3, KEY, checkpoint_every=2)
-    audit, checkpoint = _schema("v1.schema.json"), _schema("checkpoint.schema.json")
+    audit, checkpoint = _schema("v1.schema.json"), _schema("checkpoint/v1.schema.json")
     for record in records:
         assert list(audit.iter_errors(record)) == []
     assert [c["seq"] for c in checkpoints] == [1, 2]
