@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from lgsp_common.audit import verify_chain
-from lgsp_common.audit_format import load_public_key, public_key_b64
+from lgsp_common.audit_format import PublishedKey, load_public_key, public_key_b64
 from lgsp_common.audit_memory import write_chain
 
 KEY = b"bench-audit-key-not-a-secret"
@@ -28,7 +29,9 @@ def main() -> None:
     started = time.perf_counter()
     records, checkpoints = asyncio.run(write_chain(args.records, KEY))
     built = time.perf_counter() - started
-    keys = {"k1": load_public_key(public_key_b64(KEY))}
+    # As `--keys-from` reads them: with a validity window, so each record's time is checked too.
+    since = datetime(1970, 1, 1, tzinfo=UTC)
+    keys = {"k1": PublishedKey("k1", load_public_key(public_key_b64(KEY)), valid_from=since)}
     started = time.perf_counter()
     findings = verify_chain(records, keys, checkpoints=checkpoints, full=args.full)
     took = time.perf_counter() - started
