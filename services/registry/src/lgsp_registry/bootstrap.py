@@ -15,13 +15,18 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
+from lgsp_common.audit import AuditTrail, checkpoint_topic_for, public_key_b64
 from lgsp_common.kafka import KafkaProbe, create_producer
+from lgsp_common.topics import AUDIT_TOPIC, TopicSpec, platform_topics
 from lgsp_common.webhooks import SecretBox
+from lgsp_registry.adapters import audit_outbox
+from lgsp_registry.adapters.audit_key import load_audit_key, publish_own_key
 from lgsp_registry.adapters.checkpoint_follower import CheckpointFollower
 from lgsp_registry.adapters.database import create_engine, migrate, redacted
 from lgsp_registry.adapters.operator_token import load_operator_token
 from lgsp_registry.adapters.outbox_publisher import OutboxPublisher, TopicMaker
 from lgsp_registry.adapters.store import Store
+from lgsp_registry.adapters.traffic import KafkaTraffic
 from lgsp_registry.metrics import RegistryMetrics
 from lgsp_registry.service.context import Context
 from lgsp_registry.settings import RegistrySettings
@@ -59,7 +64,35 @@ def _context(settings: RegistrySettings, store: Store) -> Context:
         secret_box=SecretBox(settings.webhook_secrets_key.get_secret_value()),
         webhooks_allow_loopback=settings.webhooks_allow_loopback,
         webhook_secret_overlap_s=settings.webhook_secret_overlap_s,
+        deletion_grace_period_s=settings.deletion_grace_period_s,
+        traffic=KafkaTraffic(settings.kafka, settings.traffic_check_timeout_s),
     )
+
+
+def _audit_topics(settings: RegistrySettings) -> list[TopicSpec]:
+    if not settings.audit_topic:
+        return []
+    known = {t.name: t for t in platform_topics()}
+    spec = known[AUDIT_TOPIC]
+    checkpoints = checkpoint_topic_for(settings.audit_topic)
+    return [
+        known.get(settings.audit_topic, TopicSpec(settings.audit_topic, 3, config=spec.config)),
+        known.get(checkpoints, TopicSpec(checkpoints, 1, config={"cleanup.policy": "compact"})),
+    ]
+
+
+async def _audit_trail(settings: RegistrySettings, store: Store) -> AuditTrail | None:
+    """Audit every registry change through the audit outbox (issue 13); None when disabled."""
+    if not settings.audit_topic:
+        return None
+    material = load_audit_key(settings)
+    public_key = public_key_b64(material)
+    key_id = settings.audit_key_id or f"{SERVICE}-{public_key[:12]}"
+    sender = audit_outbox.OutboxSender(store)
+    trail = AuditTrail(sender, settings.audit_topic, SERVICE, key_id, material)
+    audit_outbox.install(store, trail)
+    await publish_own_key(store.engine, key_id, public_key)
+    return trail
 
 
 def _publisher(
@@ -78,6 +111,7 @@ def _publisher(
         interval_s=settings.publish_interval_s,
         timeout_s=settings.publish_timeout_s,
         make_topics=make_topics,
+        audit_topics=_audit_topics(settings),
     )
 
     def committed(changes: list[tuple[str, str]]) -> None:
@@ -109,6 +143,9 @@ async def bootstrap(
         publisher = _publisher(settings, store, parts.metrics, producer_factory, make_topics)
         publisher.start()
         stack.push_async_callback(publisher.stop)
+        trail = await _audit_trail(settings, store)
+        if trail is not None:  # closes (final checkpoint) before the publisher's last drain
+            await stack.enter_async_context(trail)
         if settings.audit_checkpoints_topic and producer_factory is None:  # real Kafka only
             follower = CheckpointFollower(settings.kafka, settings.audit_checkpoints_topic, engine)
             follower.start()

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lgsp_common.settings import ServiceSettings, repo_root
-from lgsp_common.topics import AUDIT_CHECKPOINTS_TOPIC, REGISTRY_TOPIC
+from lgsp_common.topics import AUDIT_CHECKPOINTS_TOPIC, AUDIT_TOPIC, REGISTRY_TOPIC
 from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy
 
 MIN_OPERATOR_TOKEN = 24
@@ -71,6 +71,23 @@ class RegistrySettings(ServiceSettings):
     )
     webhook_secret_overlap_s: int = Field(
         default=86_400, ge=0, description="How long a rotated signing secret stays in use."
+    )
+    audit_topic: str = Field(
+        default=AUDIT_TOPIC, description="Where registry changes are audited; empty: not audited."
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key signing the registry's audit chain; when unset, one is generated once "
+        "into <data_dir>/audit-key (mode 0600).",
+    )
+    audit_key_id: str | None = Field(
+        default=None, description="Id the audit key is published under; default from the key."
+    )
+    deletion_grace_period_s: int = Field(
+        default=7 * 86_400, ge=0, description="How long a deleted source or consumer is restorable."
+    )
+    traffic_check_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest look at Kafka for a source's recent traffic."
     )
 
     def sqlalchemy_url(self) -> str:

@@ -107,7 +107,7 @@ async def test_opens_in_order_publishes_each_commit_and_closes_in_reverse(tmp_pa
         async with runtime.ctx.store.write() as tx:
             await tx.emit("organisation", "so-tai-chinh", 1, {"id": "so-tai-chinh"})
         await producer.wait_for("organisation:so-tai-chinh")
-    topic, key, value = producer.sent[0]
+    topic, key, value = next(sent for sent in producer.sent if sent[0] == REGISTRY_TOPIC)
     assert (topic, key, value["op"], value["data"]) == (
         REGISTRY_TOPIC,
         "organisation:so-tai-chinh",
@@ -115,9 +115,12 @@ async def test_opens_in_order_publishes_each_commit_and_closes_in_reverse(tmp_pa
         {"id": "so-tai-chinh"},
     )
     order = [event for i, event in enumerate(events) if i == 0 or events[i - 1] != event]
-    assert order == [
+    assert order[:3] == [
         f"topics {REGISTRY_TOPIC}",
+        "topics lgsp.audit,lgsp.audit.checkpoints",  # the registry's own audit trail
         "producer started",
+    ]  # (the audit trail's final checkpoint may recycle a pooled connection on the way out)
+    assert order[order.index("producer stopped") :] == [
         "producer stopped",
         "db closed",
         "probe closed",

@@ -5,6 +5,8 @@ crash between the ack and the delete only repeats events, which readers ignore b
 With PostgreSQL several registry instances may run: a session-level advisory lock lets only one
 of them publish at a time, so the order on the topic stays the commit order. Contract events
 also make sure the data topic of their subject exists, so a source can publish the same day.
+The registry's own audit records wait in `audit_outbox` and go out the same way, each to the
+topic its row names, after the change events of the same drain.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import REGISTRY_TOPIC, TopicSpec, ensure_topics, platform_topics
-from lgsp_registry.adapters.tables import contracts, outbox
+from lgsp_registry.adapters.tables import audit_outbox, contracts, outbox
 from lgsp_registry.metrics import OutboxMetrics
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class OutboxPublisher:
         interval_s: float,
         timeout_s: float,
         make_topics: TopicMaker | None = None,
+        audit_topics: Sequence[TopicSpec] = (),
     ) -> None:
         self._engine = engine
         self._kafka = kafka
@@ -57,6 +60,7 @@ class OutboxPublisher:
         self._topics_ready: set[str] = set()
         self._make_topics = make_topics or (lambda specs: ensure_topics(kafka, specs))
         self._task: asyncio.Task[None] | None = None
+        self._audit_topics = list(audit_topics)
 
     def start(self) -> None:
         """Run the publisher as a background task (writes never wait for Kafka)."""
@@ -126,6 +130,10 @@ class OutboxPublisher:
             spec = next(s for s in platform_topics() if s.name == REGISTRY_TOPIC)
             await self._make_topics([TopicSpec(self._topic, 1, config=spec.config)])
             self._topics_ready.add(self._topic)
+        missing = [t for t in self._audit_topics if t.name not in self._topics_ready]
+        if missing:
+            await self._make_topics(missing)
+            self._topics_ready |= {t.name for t in missing}
         if self._producer is None:
             producer = self._producer_factory()
             try:
@@ -136,7 +144,25 @@ class OutboxPublisher:
             self._producer = producer
 
     async def drain(self) -> int:
-        """Publish one batch of pending events; returns how many went out."""
+        """Publish one batch of pending events, then of audit records; returns how many."""
+        return await self._drain_events() + await self._drain_audit()
+
+    async def _drain_audit(self) -> int:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(audit_outbox).order_by(audit_outbox.c.seq).limit(BATCH)
+                )
+            ).all()
+            await conn.rollback()
+        if not rows:
+            return 0
+        await asyncio.wait_for(self._send(rows), self._timeout_s)
+        async with self._engine.begin() as conn:
+            await conn.execute(audit_outbox.delete().where(audit_outbox.c.seq <= rows[-1].seq))
+        return len(rows)
+
+    async def _drain_events(self) -> int:
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -165,7 +191,7 @@ class OutboxPublisher:
             value = row.payload.encode("utf-8") if row.payload is not None else None
             acks.append(
                 await self._producer.send(
-                    self._topic,
+                    getattr(row, "topic", None) or self._topic,
                     value=value,
                     key=row.record_key.encode("utf-8"),
                     headers=headers if value is not None else None,

@@ -40,9 +40,15 @@ class KeyRow(ApiKeyInfo):
         return ApiKeyInfo.model_validate(self.model_dump(exclude={"key_hash", "version"}))
 
     def event_data(self) -> dict[str, Any]:
-        """Return the key's state for `lgsp.registry`: hash included, absent owners left out."""
+        """Return the key's state for `lgsp.registry`: hash included, absent owners left out.
+
+        A suspended key goes out with `revoked_at` set (the suspension time), so every copy
+        refuses it with the rule it already applies; restoring publishes it clear again.
+        """
         data = self.model_dump(mode="json", exclude={"version"})
-        return {k: v for k, v in data.items() if v is not None or k in ("revoked_at", "expires_at")}
+        data["revoked_at"] = data["revoked_at"] or data["suspended_at"]
+        kept = ("revoked_at", "expires_at", "suspended_at")
+        return {k: v for k, v in data.items() if v is not None or k in kept}
 
 
 async def _one(conn: AsyncConnection, table: sa.Table, model: type[M], entity_id: str) -> M | None:
@@ -55,6 +61,16 @@ async def _all(
 ) -> list[M]:
     rows = await conn.execute(sa.select(table).where(*where).order_by(table.c.id))
     return [model.model_validate(dict(row._mapping)) for row in rows]
+
+
+async def status_before_delete(
+    conn: AsyncConnection, table: sa.Table, entity_id: str
+) -> str | None:
+    """Return the status a soft-deleted source or consumer had before its delete."""
+    found = await conn.scalar(
+        sa.select(table.c.status_before_delete).where(table.c.id == entity_id)
+    )
+    return str(found) if found is not None else None
 
 
 async def version_of(conn: AsyncConnection, table: sa.Table, entity_id: str) -> int:
@@ -97,9 +113,13 @@ async def source(conn: AsyncConnection, entity_id: str) -> Source | None:
     return await _one(conn, sources, Source, entity_id)
 
 
-async def all_sources(conn: AsyncConnection, topic: str | None = None) -> list[Source]:
-    """Return every source, or those of one topic."""
+async def all_sources(
+    conn: AsyncConnection, topic: str | None = None, *, include_deleted: bool = False
+) -> list[Source]:
+    """Return every live source (deleted ones too if asked), or those of one topic."""
     where = [sources.c.topic == topic] if topic else []
+    if not include_deleted:
+        where.append(sources.c.deleted_at.is_(None))
     return await _all(conn, sources, Source, *where)
 
 
@@ -117,14 +137,20 @@ async def consumer(conn: AsyncConnection, entity_id: str) -> Consumer | None:
 
 
 async def all_consumers(
-    conn: AsyncConnection, topic: str | None = None, status: ConsumerStatus | None = None
+    conn: AsyncConnection,
+    topic: str | None = None,
+    status: ConsumerStatus | None = None,
+    *,
+    include_deleted: bool = False,
 ) -> list[Consumer]:
-    """Return consumers, optionally of one topic and status."""
+    """Return live consumers (deleted ones too if asked), optionally of one topic and status."""
     where = []
     if topic:
         where.append(consumers.c.topic == topic)
     if status:
         where.append(consumers.c.status == status.value)
+    if not include_deleted and status is not ConsumerStatus.DELETED:
+        where.append(consumers.c.deleted_at.is_(None))
     return await _all(conn, consumers, Consumer, *where)
 
 

@@ -77,6 +77,9 @@ sources = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("deleted_by", sa.String(200), nullable=True),
+    sa.Column("status_before_delete", sa.String(16), nullable=True),
 )
 
 subjects = sa.Table(
@@ -116,6 +119,9 @@ consumers = sa.Table(
     sa.Column("decided_at", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("deleted_by", sa.String(200), nullable=True),
+    sa.Column("status_before_delete", sa.String(16), nullable=True),
 )
 
 api_keys = sa.Table(
@@ -130,6 +136,7 @@ api_keys = sa.Table(
     sa.Column("revoked_at", UtcDateTime, nullable=True),
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("suspended_at", UtcDateTime, nullable=True),
 )
 
 kpis = sa.Table(
@@ -171,5 +178,22 @@ outbox = sa.Table(
     ),
     sa.Column("record_key", sa.String(300), nullable=False),
     sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The registry's own audit records (and their checkpoints), written in the transaction of the
+# change they record and published like the outbox, each to the topic it names.
+audit_outbox = sa.Table(
+    "audit_outbox",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("topic", sa.String(249), nullable=False),
+    sa.Column("record_key", sa.String(300), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )

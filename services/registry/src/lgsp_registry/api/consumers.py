@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response
 
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, problems
+from lgsp_registry.api.visibility import IncludeDeletedDep
 from lgsp_registry.domain.entities import (
     ApiKeyCreated,
     ApiKeyInfo,
@@ -22,13 +23,16 @@ from lgsp_registry.service import keys
 router = APIRouter(prefix="/v1", tags=["consumers and keys"])
 
 
-@router.get("/consumers", response_model=list[Consumer])
+@router.get("/consumers", response_model=list[Consumer], responses=problems(401, 403))
 async def list_consumers(
-    ctx: ContextDep, topic: str | None = None, status: ConsumerStatus | None = None
+    ctx: ContextDep,
+    deleted: IncludeDeletedDep,
+    topic: str | None = None,
+    status: ConsumerStatus | None = None,
 ) -> list[Consumer]:
     """List consumers, optionally of one topic or status (Danh sách bên sử dụng dữ liệu)."""
     async with ctx.store.read() as conn:
-        return await repo.all_consumers(conn, topic, status)
+        return await repo.all_consumers(conn, topic, status, include_deleted=deleted)
 
 
 @router.post("/consumers", status_code=201, response_model=Consumer, responses=WRITE_PROBLEMS)
@@ -57,9 +61,21 @@ async def reject(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Consumer:
 
 @router.delete("/consumers/{consumer_id}", status_code=204, responses=WRITE_PROBLEMS)
 async def withdraw(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Response:
-    """Delete a consumer and its keys."""
+    """Delete a consumer (recoverably): it and its keys are suspended until the grace period
+    ends. Xóa bên sử dụng dữ liệu (có thể khôi phục)."""
     await service.withdraw(ctx, who, consumer_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/consumers/{consumer_id}/restore",
+    response_model=Consumer,
+    responses=problems(401, 403, 404, 409, 410),
+)
+async def restore(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Consumer:
+    """Undo a consumer's delete within the grace period, with the keys the delete suspended
+    (operator only; 410 after the grace period). Khôi phục bên sử dụng dữ liệu."""
+    return await service.restore(ctx, who, consumer_id)
 
 
 @router.post(

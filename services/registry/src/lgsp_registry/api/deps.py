@@ -8,8 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from lgsp_common.problems import Problem, ProblemError
+from lgsp_registry.adapters.store import set_actor
 from lgsp_registry.bootstrap import Runtime
-from lgsp_registry.domain.access import Principal
+from lgsp_registry.domain.access import Principal, audit_actor
 from lgsp_registry.metrics import RegistryMetrics
 from lgsp_registry.service import keys
 from lgsp_registry.service.context import Context
@@ -55,6 +56,7 @@ async def caller(
     principal = await keys.authenticate(ctx, credential)
     if principal is None:
         raise unauthorised("the credential is unknown, revoked or expired")
+    set_actor(audit_actor(principal))  # the changes of this request are audited as theirs
     return principal
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, problems
+from lgsp_registry.api.visibility import IncludeDeletedDep
 from lgsp_registry.domain.entities import (
     ApiKeyCreated,
     ApiKeyInfo,
@@ -54,11 +57,13 @@ async def create_organisation_key(org_id: str, ctx: ContextDep, who: CallerDep) 
     return await service.create_organisation_key(ctx, who, org_id)
 
 
-@router.get("/sources", response_model=list[Source])
-async def list_sources(ctx: ContextDep, topic: str | None = None) -> list[Source]:
+@router.get("/sources", response_model=list[Source], responses=problems(401, 403))
+async def list_sources(
+    ctx: ContextDep, deleted: IncludeDeletedDep, topic: str | None = None
+) -> list[Source]:
     """List the data sources, optionally of one topic (Danh sách nguồn dữ liệu)."""
     async with ctx.store.read() as conn:
-        return await repo.all_sources(conn, topic)
+        return await repo.all_sources(conn, topic, include_deleted=deleted)
 
 
 @router.post("/sources", status_code=201, response_model=Source, responses=WRITE_PROBLEMS)
@@ -82,10 +87,32 @@ async def update_source(
 
 
 @router.delete("/sources/{source_id}", status_code=204, responses=WRITE_PROBLEMS)
-async def delete_source(source_id: str, ctx: ContextDep, who: CallerDep) -> Response:
-    """Delete a source and its keys."""
-    await service.delete_source(ctx, who, source_id)
+async def delete_source(
+    source_id: str,
+    ctx: ContextDep,
+    who: CallerDep,
+    force: Annotated[
+        bool, Query(description="Delete even if the source published in the last hour")
+    ] = False,
+) -> Response:
+    """Delete a source (recoverably): it and its keys are suspended until the grace period ends.
+
+    A source that published in the last hour is only deleted with `force=true` (409 otherwise,
+    naming when it last published). Xóa nguồn dữ liệu (có thể khôi phục).
+    """
+    await service.delete_source(ctx, who, source_id, force)
     return Response(status_code=204)
+
+
+@router.post(
+    "/sources/{source_id}/restore",
+    response_model=Source,
+    responses=problems(401, 403, 404, 409, 410),
+)
+async def restore_source(source_id: str, ctx: ContextDep, who: CallerDep) -> Source:
+    """Undo a source's delete within the grace period, with the keys the delete suspended
+    (operator only; 410 after the grace period). Khôi phục nguồn dữ liệu."""
+    return await service.restore_source(ctx, who, source_id)
 
 
 @router.post(

@@ -79,3 +79,14 @@ def may_manage_key(
     if acts_for(principal, owner_organisation_id) or principal.key_id == key_id:
         return True
     return principal.key_id is not None and principal.name == owner
+
+
+def audit_actor(principal: Principal) -> dict[str, str]:
+    """Return how an audit record names the caller (`actor` of lgsp.audit; never a secret).
+
+    The audit schema's actor kinds have no `organisation`, so an organisation's key is named as
+    `service` with id `organisation:<id>` until the schema gains the kind.
+    """
+    if principal.kind is PrincipalKind.ORGANISATION:
+        return {"kind": "service", "id": f"organisation:{principal.id}"}
+    return {"kind": str(principal.kind), "id": principal.id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -41,6 +41,7 @@ class SourceStatus(StrEnum):
 
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    DELETED = "deleted"
 
 
 class ConsumerStatus(StrEnum):
@@ -49,6 +50,7 @@ class ConsumerStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    DELETED = "deleted"
 
 
 class Body(BaseModel):
@@ -97,7 +99,9 @@ class SourcePatch(Body):
 
     name: Label | None = None
     cadence: Cadence | None = None
-    status: SourceStatus | None = None
+    status: Literal[SourceStatus.ACTIVE, SourceStatus.SUSPENDED] | None = Field(
+        default=None, description="active or suspended (deleting is DELETE, undoing it restore)"
+    )
 
 
 class Source(Entity):
@@ -110,6 +114,8 @@ class Source(Entity):
     cadence: Cadence
     status: SourceStatus
     created_at: datetime
+    deleted_at: datetime | None = Field(default=None, description="Set while deleted")
+    deleted_by: str | None = Field(default=None, description="Who deleted it")
 
 
 class ContractExamples(Body):
@@ -192,6 +198,8 @@ class Consumer(Entity):
     decided_by: str | None = None
     decided_at: datetime | None = None
     created_at: datetime
+    deleted_at: datetime | None = Field(default=None, description="Set while deleted")
+    deleted_by: str | None = Field(default=None, description="Who deleted it")
 
 
 class ApiKeyInfo(Entity):
@@ -204,6 +212,9 @@ class ApiKeyInfo(Entity):
     created_at: datetime
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
+    suspended_at: datetime | None = Field(
+        default=None, description="Set while its owner is deleted (restoring clears it)"
+    )
 
 
 class ApiKeyCreated(ApiKeyInfo):

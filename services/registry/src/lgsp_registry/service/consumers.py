@@ -15,7 +15,7 @@ from lgsp_registry.domain.entities import (
     ConsumerIn,
     ConsumerStatus,
 )
-from lgsp_registry.service import keys, webhooks
+from lgsp_registry.service import deletions, keys
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, invalid, not_found
 
@@ -64,6 +64,7 @@ async def decide(
         consumer = await repo.consumer(tx.conn, consumer_id)
         if consumer is None:
             raise not_found("consumer", consumer_id)
+        deletions.refuse_if_deleted(KIND, consumer)
         owner = await repo.topic_owner(tx.conn, consumer.topic)
         if not who.is_operator and not (owner is not None and acts_for(who, owner)):
             raise forbidden(f"only the owner of {consumer.topic} decides on its consumers")
@@ -77,20 +78,35 @@ async def decide(
 
 
 async def withdraw(ctx: Context, who: Principal, consumer_id: str) -> None:
-    """Delete a consumer and its keys (operator or the consumer's organisation)."""
+    """Soft-delete a consumer and suspend its keys (operator or the consumer's organisation).
+
+    Its webhook subscriptions stay: nothing is delivered to a consumer that is not approved,
+    and a restore brings them back with it.
+    """
     async with ctx.store.write() as tx:
         consumer = await _own(tx.conn, who, consumer_id)
-        version = await repo.version_of(tx.conn, consumers, consumer_id)
-        await keys.delete_keys_of(tx, "consumer_id", consumer_id)
-        await webhooks.delete_of_consumer(tx, consumer_id)
-        await tx.conn.execute(consumers.delete().where(consumers.c.id == consumer.id))
-        await tx.emit_delete(KIND, consumer_id, version + 1)
+        if consumer.deleted_at is None:
+            await deletions.soft_delete(tx, who, consumers, KIND, consumer)
+
+
+async def restore(ctx: Context, who: Principal, consumer_id: str) -> Consumer:
+    """Undo a consumer's delete within the grace period, with the keys it suspended."""
+    async with ctx.store.write() as tx:
+        consumer = await repo.consumer(tx.conn, consumer_id)
+        if consumer is None:
+            raise not_found("consumer", consumer_id)
+        deletions.check_restorable(ctx, who, "consumer", consumer, tx.now)
+        restored: Consumer = await deletions.restore(
+            tx, consumers, KIND, consumer, ConsumerStatus.PENDING
+        )
+    return restored
 
 
 async def create_key(ctx: Context, who: Principal, consumer_id: str) -> ApiKeyCreated:
     """Issue a key for an approved consumer (operator or its organisation)."""
     async with ctx.store.write() as tx:
         consumer = await _own(tx.conn, who, consumer_id)
+        deletions.refuse_if_deleted(KIND, consumer)
         if consumer.status is not ConsumerStatus.APPROVED:
             raise conflict(f"consumer {consumer_id!r} is {consumer.status}", "not-approved")
         return await keys.issue(tx, consumer_id=consumer_id)

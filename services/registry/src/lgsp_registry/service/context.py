@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from lgsp_common.webhooks import SecretBox
 from lgsp_registry.adapters.store import Store
+from lgsp_registry.adapters.traffic import TrafficProbe
 from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy
 
 LOCAL_SECRETS_KEY = "lgsp-local-webhook-secrets-key-change-me"
@@ -24,3 +25,5 @@ class Context:
     secret_box: SecretBox = field(default_factory=lambda: SecretBox(LOCAL_SECRETS_KEY))
     webhooks_allow_loopback: bool = False
     webhook_secret_overlap_s: int = 86_400
+    deletion_grace_period_s: int = 7 * 86_400
+    traffic: TrafficProbe | None = None  # None: no traffic guard on deleting a source

@@ -29,6 +29,11 @@ def conflict(detail: str, problem_type: str = "conflict") -> ProblemError:
     return ProblemError(409, "Conflict with the current state", detail, problem_type=problem_type)
 
 
+def gone(detail: str) -> ProblemError:
+    """Refuse to restore what is past its grace period."""
+    return ProblemError(410, "No longer restorable", detail, problem_type="gone")
+
+
 def forbidden(detail: str) -> ProblemError:
     """Refuse a caller whose credential does not cover the change."""
     return ProblemError(403, "Not allowed", detail, problem_type="forbidden")

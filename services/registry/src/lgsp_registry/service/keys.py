@@ -62,7 +62,7 @@ async def authenticate(ctx: Context, credential: str) -> Principal | None:
         return None
     async with ctx.store.read() as conn:
         row = await repo.api_key(conn, key_id)
-        if row is None or not key_is_usable(row.model_dump(mode="json"), credential):
+        if row is None or not key_is_usable(row.event_data(), credential):
             return None
         return await _principal(conn, row)
 
@@ -120,11 +120,18 @@ async def _managed_key(tx: Tx, who: Principal, key_id: str) -> repo.KeyRow:
     return row
 
 
+async def _live_key(tx: Tx, who: Principal, key_id: str) -> repo.KeyRow:
+    row = await _managed_key(tx, who, key_id)
+    if row.suspended_at is not None:
+        raise conflict(f"key {key_id} is suspended: its owner is deleted", "key-suspended")
+    return row
+
+
 async def rotate(ctx: Context, who: Principal, key_id: str, grace_s: int | None) -> ApiKeyCreated:
     """Issue a new key for the same owner; the old one expires after the grace period."""
     grace = timedelta(seconds=ctx.key_grace_period_s if grace_s is None else grace_s)
     async with ctx.store.write() as tx:
-        old = await _managed_key(tx, who, key_id)
+        old = await _live_key(tx, who, key_id)
         new = await issue(
             tx,
             source_id=old.source_id,
@@ -149,12 +156,20 @@ async def revoke(ctx: Context, who: Principal, key_id: str) -> ApiKeyInfo:
     return updated.info()
 
 
-async def delete_keys_of(tx: Tx, column: str, owner_id: str) -> None:
-    """Delete an owner's keys (with the owner), recording a delete and a tombstone for each."""
+async def suspend_keys_of(tx: Tx, column: str, owner_id: str) -> None:
+    """Suspend an owner's live keys (its delete); revoked or already suspended keys stay."""
     for row in await repo.keys_of(tx.conn, column, owner_id):
-        await tx.conn.execute(api_keys.delete().where(api_keys.c.id == row.id))
-        if row.source_id is not None or row.consumer_id is not None:
-            await tx.emit_delete(KIND, row.id, row.version + 1)
+        if row.revoked_at is None and row.suspended_at is None:
+            version = await repo.update(tx.conn, api_keys, row.id, suspended_at=tx.now)
+            await _publish(tx, row.model_copy(update={"suspended_at": tx.now, "version": version}))
+
+
+async def resume_keys_of(tx: Tx, column: str, owner_id: str) -> None:
+    """Lift the suspension of an owner's keys (its restore); revoked keys stay revoked."""
+    for row in await repo.keys_of(tx.conn, column, owner_id):
+        if row.suspended_at is not None and row.revoked_at is None:
+            version = await repo.update(tx.conn, api_keys, row.id, suspended_at=None)
+            await _publish(tx, row.model_copy(update={"suspended_at": None, "version": version}))
 
 
 async def get(ctx: Context, who: Principal, key_id: str) -> ApiKeyInfo:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lgsp_registry.adapters import repository as repo
+from lgsp_registry.adapters.store import utcnow
 from lgsp_registry.adapters.tables import organisations, sources
+from lgsp_registry.adapters.traffic import TrafficUnknown
 from lgsp_registry.domain.access import Principal, acts_for
 from lgsp_registry.domain.entities import (
     ApiKeyCreated,
@@ -15,7 +19,7 @@ from lgsp_registry.domain.entities import (
     SourcePatch,
     SourceStatus,
 )
-from lgsp_registry.service import keys
+from lgsp_registry.service import deletions, keys
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, not_found
 
@@ -87,6 +91,7 @@ async def update_source(ctx: Context, who: Principal, source_id: str, body: Sour
     changes = body.model_dump(exclude_none=True)
     async with ctx.store.write() as tx:
         source = _owned(who, await repo.source(tx.conn, source_id), source_id)
+        deletions.refuse_if_deleted("source", source)
         updated = source.model_copy(update=changes)
         if updated == source:
             return source
@@ -95,20 +100,61 @@ async def update_source(ctx: Context, who: Principal, source_id: str, body: Sour
     return updated
 
 
-async def delete_source(ctx: Context, who: Principal, source_id: str) -> None:
-    """Delete a source and its keys (each gets a delete event and a tombstone)."""
+async def delete_source(ctx: Context, who: Principal, source_id: str, force: bool = False) -> None:
+    """Soft-delete a source and suspend its keys; one with recent traffic needs `force`."""
+    async with ctx.store.read() as conn:
+        found = _owned(who, await repo.source(conn, source_id), source_id)
+    if found.deleted_at is not None:
+        return  # deleting again changes nothing (and does not extend the grace period)
+    if not force:
+        await _refuse_if_live(ctx, found)
     async with ctx.store.write() as tx:
-        _owned(who, await repo.source(tx.conn, source_id), source_id)
-        version = await repo.version_of(tx.conn, sources, source_id)
-        await keys.delete_keys_of(tx, "source_id", source_id)
-        await tx.conn.execute(sources.delete().where(sources.c.id == source_id))
-        await tx.emit_delete("source", source_id, version + 1)
+        source = _owned(who, await repo.source(tx.conn, source_id), source_id)
+        if source.deleted_at is None:
+            await deletions.soft_delete(tx, who, sources, "source", source)
+
+
+TRAFFIC_WINDOW = timedelta(hours=1)
+
+
+async def _refuse_if_live(ctx: Context, source: Source) -> None:
+    if ctx.traffic is None:
+        return
+    since = utcnow() - TRAFFIC_WINDOW
+    try:
+        last = await ctx.traffic.last_event_at(source.topic, source.id, since)
+    except TrafficUnknown as exc:
+        raise conflict(
+            f"could not tell whether source {source.id!r} published in the last hour ({exc}); "
+            "delete with ?force=true to go ahead",
+            "traffic-unknown",
+        ) from exc
+    if last is not None:
+        raise conflict(
+            f"source {source.id!r} last published at {last.isoformat()}, within the last hour; "
+            "delete with ?force=true to go ahead",
+            "recent-traffic",
+        )
+
+
+async def restore_source(ctx: Context, who: Principal, source_id: str) -> Source:
+    """Undo a source's delete within the grace period, with the keys it suspended."""
+    async with ctx.store.write() as tx:
+        source = await repo.source(tx.conn, source_id)
+        if source is None:
+            raise not_found("source", source_id)
+        deletions.check_restorable(ctx, who, "source", source, tx.now)
+        restored: Source = await deletions.restore(
+            tx, sources, "source", source, SourceStatus.ACTIVE
+        )
+    return restored
 
 
 async def create_source_key(ctx: Context, who: Principal, source_id: str) -> ApiKeyCreated:
     """Issue a key a source publishes with (operator or its organisation)."""
     async with ctx.store.write() as tx:
-        _owned(who, await repo.source(tx.conn, source_id), source_id)
+        source = _owned(who, await repo.source(tx.conn, source_id), source_id)
+        deletions.refuse_if_deleted("source", source)
         return await keys.issue(tx, source_id=source_id)
 
 
