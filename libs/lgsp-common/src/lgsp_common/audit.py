@@ -107,7 +107,7 @@ class AuditTrail:
         checkpoint_topic: str | None = None,
         checkpoint_every: int = 1000,
         checkpoint_interval_s: float = 10.0,
-        checkpoint_timeout_s: float = 5.0,
+        checkpoint_timeout_s: float = 2.0,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0:
             raise ValueError("checkpoints need a positive count and interval")
