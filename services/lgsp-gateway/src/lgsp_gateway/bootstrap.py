@@ -27,7 +27,7 @@ from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.topics import ensure_platform_topics
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher
 from lgsp_gateway.adapters.audit_log import AckedAudit
-from lgsp_gateway.adapters.dead_letters import DeadLetters
+from lgsp_gateway.adapters.dead_letters import DeadLetters, registry_schemas
 from lgsp_gateway.adapters.directory import Directory, RegistryView
 from lgsp_gateway.adapters.offsets import ConsumerOffsets
 from lgsp_gateway.adapters.producer import Producer
@@ -112,9 +112,11 @@ async def bootstrap(
         stack.push_async_callback(registry.stop)
         audit = await _acked_audit(settings, parts, audit_producer, stack)
         directory = Directory(registry)
-        outcomes = Outcomes(
-            DeadLetters(producer, settings.dlq_topic, parts.metrics.failures), audit, parts.metrics
+        # DLQ records mask CCCDs, and the contract's personal and undeclared fields.
+        letters = DeadLetters(
+            producer, settings.dlq_topic, parts.metrics.failures, registry_schemas(registry)
         )
+        outcomes = Outcomes(letters, audit, parts.metrics)
         publisher = AckedPublisher(producer, parts.tracer, settings.produce_timeout_s)
         gate = Gatekeeper(settings, directory)
         client = population_client or httpx.AsyncClient(
