@@ -201,7 +201,8 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) ->
         TopicSpec(name, 1 if role == "registry" else 3,
                   config={"cleanup.policy": "compact"} if role in {"registry", "kpi"} else {})
         for role, name in topics.items()
-    ])  # fmt: skip
+        ] + [TopicSpec(f"{topics['audit']}.checkpoints", 1,
+                       config={"cleanup.policy": "compact"})])  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix="collector-backfill-bench-"))
     started = time.perf_counter()
     await prefill(kafka, topics["history"], events)

@@ -221,6 +221,8 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float, ro
     specs += [TopicSpec(f"{t}.{s}", 1 if s == "registry" else 3,
                         config={"cleanup.policy": "compact"} if s in {"registry", "kpi"} else {})
               for t in topics for s in ("registry", "dlq", "kpi", "audit")]  # fmt: skip
+    specs += [TopicSpec(f"{t}.audit.checkpoints", 1, config={"cleanup.policy": "compact"})
+              for t in topics]  # fmt: skip
     await ensure_topics(kafka, specs)
     root = Path(tempfile.mkdtemp(prefix="collector-bench-"))
     write_config(root, topics)

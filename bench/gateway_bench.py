@@ -49,6 +49,7 @@ async def prepare(kafka: KafkaSettings, run: str) -> tuple[str, str, str]:
         TopicSpec(registry, 1, config={"cleanup.policy": "compact"}),
         TopicSpec(f"bench.dlq-{run}", 3),
         TopicSpec(f"bench.audit-{run}", 3),
+        TopicSpec(f"bench.audit-{run}.checkpoints", 1, config={"cleanup.policy": "compact"}),
         TopicSpec(f"bench.raw-{run}", 3),
     ]
     await ensure_topics(kafka, specs)

@@ -147,6 +147,8 @@ async def prepare_kafka(kafka: KafkaSettings, run: str) -> dict[str, str]:
         "VERIFICATION_TOPIC": f"bench.verification-{run}",
     }
     specs = [TopicSpec(name, 1 if key == "REGISTRY_TOPIC" else 3) for key, name in topics.items()]
+    compact = {"cleanup.policy": "compact"}
+    specs.append(TopicSpec(f"bench.audit-{run}.checkpoints", 1, config=compact))
     await ensure_topics(kafka, specs)
     consumer = {
         "id": "bench",

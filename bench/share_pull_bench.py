@@ -59,6 +59,7 @@ async def prepare(kafka: KafkaSettings, run: str) -> tuple[str, str, str]:
         TopicSpec(f"bench.live-{run}.v1", 3),
         TopicSpec(registry, 1, config={"cleanup.policy": "compact"}),
         TopicSpec(f"bench.audit-{run}", 3),
+        TopicSpec(f"bench.audit-{run}.checkpoints", 1, config={"cleanup.policy": "compact"}),
     ]
     await ensure_topics(kafka, specs)
     schema = json.loads((TOPIC_DIR / "v1.schema.json").read_text())

@@ -208,6 +208,7 @@ async def webhooks(
         [
             TopicSpec(registry, 1, config={"cleanup.policy": "compact"}),
             TopicSpec(f"bench.audit-{run}", 1),
+            TopicSpec(f"bench.audit-{run}.checkpoints", 1, config={"cleanup.policy": "compact"}),
             TopicSpec(f"bench.whdlq-{run}", 1),
         ],
     )
