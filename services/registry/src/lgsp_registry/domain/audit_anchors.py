@@ -23,7 +23,7 @@ class AuditKeyIn(BaseModel):
     alg: Literal["EdDSA"] = "EdDSA"
     service: str | None = Field(default=None, max_length=128, description="Who signs with it")
     valid_from: datetime | None = Field(
-        default=None, description="From when records signed with it are valid; default: no lower bound"
+        default=None, description="From when records signed with it are valid; default: always"
     )
     retired_at: datetime | None = Field(
         default=None,
