@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from ioc_collector.adapters.kpi_files import load_kpis
 from ioc_collector.adapters.lag import LagProbe
-from ioc_collector.api import counts, dashboard, health, kpis, live
+from ioc_collector.api import counts, dashboard, health, kpis, live, reports
 from ioc_collector.bootstrap import Parts, ProvisionTopics, bootstrap
 from ioc_collector.gc_tuning import tune_gc
 from ioc_collector.metrics import CollectorMetrics
@@ -80,7 +80,14 @@ def create_app(
         tracer_provider=parts.tracer_provider,
         checks={"kafka": parts.probe.check},
     )
-    for router in (kpis.router, health.router, live.router, counts.router, dashboard.router):
+    for router in (
+        kpis.router,
+        reports.router,
+        health.router,
+        live.router,
+        counts.router,
+        dashboard.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     return app

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from ioc_collector.bootstrap import Runtime
 from ioc_collector.service.live_hub import LiveHub
 from ioc_collector.service.merged_view import CollectorView
+from ioc_collector.service.period_reports import PeriodReports
 from ioc_collector.service.reports import Reports
 from lgsp_common.problems import ProblemError
 
@@ -45,3 +46,11 @@ async def get_view(runtime: RuntimeDep) -> CollectorView:
 ReportsDep = Annotated[Reports, Depends(get_reports)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 ViewDep = Annotated[CollectorView, Depends(get_view)]
+
+
+async def get_period_reports(runtime: RuntimeDep) -> PeriodReports:
+    """Return the scorecard and periodic-report builder over the running app's state."""
+    return PeriodReports(runtime.reports.definitions, runtime.view.aggregation)
+
+
+PeriodReportsDep = Annotated[PeriodReports, Depends(get_period_reports)]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from ioc_collector.api.deps import ReportsDep
 from ioc_collector.api.models import KpiCatalogue, KpiSeries
+from ioc_collector.api.reports import parsed_period
 from ioc_collector.service.reports import UnknownKpi
 from lgsp_common.problems import FieldError, ProblemError
 
@@ -16,10 +17,20 @@ router = APIRouter(prefix="/v1", tags=["kpis"])
 RESERVED = {"from", "to"}
 
 
-@router.get("/kpis", response_model=KpiCatalogue)
-async def list_kpis(reports: ReportsDep) -> KpiCatalogue:
+@router.get(
+    "/kpis",
+    response_model=KpiCatalogue,
+    responses={422: {"description": "Bad period"}},
+)
+async def list_kpis(
+    reports: ReportsDep,
+    period: Annotated[
+        str | None,
+        Query(description="Assess every KPI over this month (2026-11), quarter or year"),
+    ] = None,
+) -> KpiCatalogue:
     """Return every KPI (Vietnamese and English titles) with its latest value vs target."""
-    return reports.catalogue(datetime.now(UTC))
+    return reports.catalogue(datetime.now(UTC), parsed_period(period) if period else None)
 
 
 @router.get(

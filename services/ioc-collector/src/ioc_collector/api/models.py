@@ -27,6 +27,23 @@ class TargetView(BaseModel):
     value: float
     direction: Literal["gte", "lte"]
     source: str | None = None
+    period: Literal["month", "quarter", "year"] = Field(
+        default="month", description="The period the target is assessed over"
+    )
+    group: Literal["digital_government", "digital_economy", "digital_society"] | None = Field(
+        default=None, description="The pillar of the province's targets it counts in"
+    )
+
+
+class PeriodStatus(BaseModel):
+    """A KPI's value over a reporting period (month, quarter or year) against its target."""
+
+    period: str = Field(description="2026-11, 2026-Q4 or 2026")
+    start: datetime
+    end: datetime
+    value: float | None
+    closed: bool = Field(description="Every window of the period is final")
+    status: Literal["met", "not_met", "no_data", "no_target"]
 
 
 class BackfillView(BaseModel):
@@ -53,6 +70,13 @@ class KpiTile(BaseModel):
     previous: WindowValue | None
     trend: Literal["up", "down", "flat"] | None
     history: list[WindowValue]
+    status: Literal["met", "not_met", "no_data", "no_target"] = Field(
+        description="The target's status over `period` (no_target without a target)"
+    )
+    period: PeriodStatus = Field(
+        description="The value over the target's period (month by default) holding the latest "
+        "data, or over the period asked for with ?period="
+    )
     late_events: int = Field(description="Events past their window's lateness (not applied)")
     duplicate_events: int
     invalid_events: int

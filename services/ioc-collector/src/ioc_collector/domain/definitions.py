@@ -16,7 +16,8 @@ One file per KPI in `kpis/`, named after its id, for example::
     window: month                  # hour | day | month, in Asia/Ho_Chi_Minh
     allowed_lateness: P1D          # ISO 8601 (no years/months) or seconds
     idle_timeout: PT1H             # wall-clock grace before a quiet window closes anyway
-    target: {value: 40, direction: gte, source: "where the figure comes from"}
+    target: {value: 40, direction: gte, source: "where the figure comes from",
+             period: year, group: digital_government}   # assessed over month | quarter | year
     unit: "%"
 
 Fields are payload names or RFC 6901 JSON Pointers. Unknown keys are errors, and every error
@@ -37,6 +38,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 JsonScalar = str | int | float | bool | None
 WindowSize = Literal["hour", "day", "month"]
+TargetPeriod = Literal["month", "quarter", "year"]
+TargetGroup = Literal["digital_government", "digital_economy", "digital_society"]
 Operator = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists"]
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -196,6 +199,8 @@ class Target(_Strict):
     value: float = Field(allow_inf_nan=False)
     direction: Literal["gte", "lte"]
     source: str | None = Field(default=None, min_length=1)
+    period: TargetPeriod = "month"
+    group: TargetGroup | None = None
 
 
 class Reference(_Strict):

@@ -29,6 +29,7 @@ from ioc_collector.domain.activity import (
 from ioc_collector.domain.coverage import Progress, progress
 from ioc_collector.domain.definitions import KpiDefinition
 from ioc_collector.domain.events import parse_time
+from ioc_collector.domain.periods import Period
 from ioc_collector.domain.queries import KpiValue, series
 from ioc_collector.domain.summary import (
     HISTORY,
@@ -39,6 +40,7 @@ from ioc_collector.domain.summary import (
     typed_dims,
 )
 from ioc_collector.service.merged_view import CollectorView, PartitionView
+from ioc_collector.service.period_reports import period_status, target_view
 from ioc_collector.service.registry_follower import LiveCatalogue
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.registry_copy import RegistryCopy
@@ -62,11 +64,7 @@ def _point(value: KpiValue) -> WindowValue:
 
 
 def _target(kpi: KpiDefinition) -> TargetView | None:
-    if kpi.target is None:
-        return None
-    return TargetView(
-        value=kpi.target.value, direction=kpi.target.direction, source=kpi.target.source
-    )
+    return target_view(kpi)
 
 
 class Reports:
@@ -90,13 +88,18 @@ class Reports:
     def _kpis(self) -> dict[str, KpiDefinition]:
         return {kpi.id: kpi for kpi in self._live.kpis}
 
-    def catalogue(self, now: datetime) -> KpiCatalogue:
-        """Return every KPI with its latest value against its target."""
+    def definitions(self) -> list[KpiDefinition]:
+        """Return the KPIs computed now (seed files and registry)."""
+        return list(self._kpis.values())
+
+    def catalogue(self, now: datetime, period: Period | None = None) -> KpiCatalogue:
+        """Return every KPI with its latest value, and its target's status over a period."""
         state = self._view.aggregation()
         backfills = backfill_views(self._view.partitions())
         tiles = []
         for kpi in self._kpis.values():
             found = summarise(state, kpi, now)
+            over = period_status(state, kpi, now, period)
             tiles.append(
                 KpiTile(
                     id=kpi.id,
@@ -111,6 +114,8 @@ class Reports:
                     previous=_point(found.previous) if found.previous else None,
                     trend=found.trend,
                     history=[_point(v) for v in found.history],
+                    status=over.status,
+                    period=over,
                     late_events=found.late_events,
                     duplicate_events=found.duplicate_events,
                     invalid_events=found.invalid_events,

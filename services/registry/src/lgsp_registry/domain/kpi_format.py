@@ -157,10 +157,14 @@ TOP_LEVEL = {
                 "value": {"type": "number"},
                 "direction": {"enum": ["gte", "lte"]},
                 "source": {"type": ["string", "null"], "minLength": 1},
+                "period": {"enum": ["month", "quarter", "year"]},
+                "group": {"enum": ["digital_government", "digital_economy", "digital_society"]},
             },
             ["value", "direction"],
         ),
-        "description": "The Steering Committee's target and where the figure comes from",
+        "description": "The Steering Committee's target and where the figure comes from; "
+        "`period` is the period it is assessed over (default month), `group` the pillar of "
+        "the province's digital-transformation targets it counts in",
     },
     "unit": {"type": "string", "minLength": 1},
     "reference": {
