@@ -85,8 +85,66 @@ def _pointer(loc: tuple[Any, ...]) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
+_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _problem_schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {**defs, "Problem": schema}
+
+
+def _is_error(code: str) -> bool:
+    return code == "default" or code[:1] in ("4", "5")
+
+
+def _problem_schema(content: dict[str, Any]) -> dict[str, Any]:
+    for media in (PROBLEM_MEDIA_TYPE, "application/json"):
+        schema = (content.get(media) or {}).get("schema")
+        if schema and not str(schema.get("$ref", "")).endswith(_VALIDATION_SCHEMAS):
+            return dict(schema)
+    return {"$ref": "#/components/schemas/Problem"}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Document every error answer as it is served: problem+json with the problem schema.
+
+    FastAPI documents its own 422 as `application/json` with `HTTPValidationError`, and a
+    `responses=` model under `application/json` too; the app serves problem+json for all of
+    them (`setup_exception_handlers`). This rewrites each 4xx/5xx/default response to exactly
+    one `application/problem+json` content (a route's own problem schema kept, e.g. a
+    subclass), and drops FastAPI's validation schemas.
+    """
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for code, response in operation.get("responses", {}).items():
+                if _is_error(str(code)):
+                    schema = _problem_schema(response.get("content") or {})
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in _VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    for name, schema in _problem_schemas().items():
+        schemas.setdefault(name, schema)
+    return document
+
+
+def _install_problem_openapi(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def setup_exception_handlers(app: FastAPI) -> None:
-    """Make every error of the app an RFC 9457 problem+json answer."""
+    """Make every error of the app an RFC 9457 problem+json answer, and document it so."""
+    _install_problem_openapi(app)
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
