@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from ioc_collector.domain.activity import HealthState
 from ioc_collector.domain.definitions import JsonScalar
 
+Group = Literal["digital_government", "digital_economy", "digital_society"]
+
 
 class WindowValue(BaseModel):
     """A KPI's value over one window."""
@@ -27,10 +29,15 @@ class TargetView(BaseModel):
     value: float
     direction: Literal["gte", "lte"]
     source: str | None = None
+
+
+class TargetSpec(TargetView):
+    """The target with the period it is assessed over and the pillar it counts in."""
+
     period: Literal["month", "quarter", "year"] = Field(
         default="month", description="The period the target is assessed over"
     )
-    group: Literal["digital_government", "digital_economy", "digital_society"] | None = Field(
+    group: Group | None = Field(
         default=None, description="The pillar of the province's targets it counts in"
     )
 
@@ -39,6 +46,7 @@ class PeriodStatus(BaseModel):
     """A KPI's value over a reporting period (month, quarter or year) against its target."""
 
     period: str = Field(description="2026-11, 2026-Q4 or 2026")
+    kind: Literal["month", "quarter", "year"]
     start: datetime
     end: datetime
     value: float | None
@@ -76,6 +84,9 @@ class KpiTile(BaseModel):
     period: PeriodStatus = Field(
         description="The value over the target's period (month by default) holding the latest "
         "data, or over the period asked for with ?period="
+    )
+    group: Group | None = Field(
+        default=None, description="The pillar of the province's targets its target counts in"
     )
     late_events: int = Field(description="Events past their window's lateness (not applied)")
     duplicate_events: int

@@ -7,10 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ioc_collector.api.models import TargetView
+from ioc_collector.api.models import Group, TargetSpec
 
 Status = Literal["met", "not_met", "no_data", "no_target"]
-Group = Literal["digital_government", "digital_economy", "digital_society"]
 
 
 class PeriodInfo(BaseModel):
@@ -49,7 +48,7 @@ class ScorecardItem(BaseModel):
     group: Group | None
     period: str
     value: float | None
-    target: TargetView
+    target: TargetSpec
     status: Status
 
 
@@ -78,7 +77,7 @@ class ReportRow(BaseModel):
     unit: str
     window: str = Field(description="The KPI's own window the period value is built from")
     value: float | None = Field(description="None: no data (không có dữ liệu) for the period")
-    target: TargetView | None
+    target: TargetSpec | None
     status: Status
     previous_value: float | None = Field(description="The value over the previous period")
     change: float | None = Field(description="value - previous_value (percentage points for %)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from ioc_collector.api.models import PeriodStatus, TargetView
+from ioc_collector.api.models import PeriodStatus, TargetSpec
 from ioc_collector.api.report_models import (
     GroupTally,
     PeriodInfo,
@@ -31,11 +31,11 @@ from ioc_collector.domain.state import AggregationState
 CHART_POINTS = {"month": 12, "quarter": 8, "year": 5}
 
 
-def target_view(kpi: KpiDefinition) -> TargetView | None:
-    """Return a KPI's target as the API shows it."""
+def target_view(kpi: KpiDefinition) -> TargetSpec | None:
+    """Return a KPI's target with its period and group, as reports show it."""
     if kpi.target is None:
         return None
-    return TargetView.model_validate(kpi.target.model_dump())
+    return TargetSpec.model_validate(kpi.target.model_dump())
 
 
 def period_status(
@@ -46,6 +46,7 @@ def period_status(
     found = period_value(state, kpi, chosen)
     return PeriodStatus(
         period=chosen.id,
+        kind=chosen.kind,
         start=chosen.start,
         end=chosen.end,
         value=found.value,

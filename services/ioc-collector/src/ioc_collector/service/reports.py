@@ -40,7 +40,7 @@ from ioc_collector.domain.summary import (
     typed_dims,
 )
 from ioc_collector.service.merged_view import CollectorView, PartitionView
-from ioc_collector.service.period_reports import period_status, target_view
+from ioc_collector.service.period_reports import period_status
 from ioc_collector.service.registry_follower import LiveCatalogue
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.registry_copy import RegistryCopy
@@ -64,7 +64,11 @@ def _point(value: KpiValue) -> WindowValue:
 
 
 def _target(kpi: KpiDefinition) -> TargetView | None:
-    return target_view(kpi)
+    if kpi.target is None:
+        return None
+    return TargetView(
+        value=kpi.target.value, direction=kpi.target.direction, source=kpi.target.source
+    )
 
 
 class Reports:
@@ -116,6 +120,7 @@ class Reports:
                     history=[_point(v) for v in found.history],
                     status=over.status,
                     period=over,
+                    group=kpi.target.group if kpi.target else None,
                     late_events=found.late_events,
                     duplicate_events=found.duplicate_events,
                     invalid_events=found.invalid_events,
