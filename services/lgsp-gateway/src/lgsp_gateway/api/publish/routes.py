@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lgsp_common.problems import problem_responses
 from lgsp_gateway.api.deps import PublishBody, RuntimeDep
@@ -47,9 +47,15 @@ class EventAccepted(BaseModel):
 
 
 class BatchItem(BaseModel):
-    """The fate of one event of a batch: placed (202) or refused (with its problem)."""
+    """The fate of one event of a batch: placed (202) or refused (with its problem).
+
+    `pointer` locates the item in the batch (`/2` is the third); the pointers of its problem's
+    `errors` are relative to the item, and an item refused as a whole (not an object, another
+    source) names `""`, the item itself, so every refused item says where it failed.
+    """
 
     index: int
+    pointer: str = Field(description="JSON Pointer of the item in the batch, e.g. /2")
     id: str | None
     status: int
     partition: int | None = None
@@ -95,6 +101,17 @@ async def publish_batch_route(
 ) -> JSONResponse:
     """Publish up to the batch limit of structured CloudEvents; 202 if all acked, else 207."""
     result = await runtime.batch.publish(topic, request.headers, body)
-    items = [BatchItem.model_validate(item.__dict__) for item in result.items]
+    items = [batch_item(item.__dict__) for item in result.items]
     content = BatchAccepted(items=items).model_dump(mode="json")
     return JSONResponse(content, status_code=result.status)
+
+
+def batch_item(result: dict[str, Any]) -> BatchItem:
+    """Render one item's result; a refused item's problem always names where it failed."""
+    problem = result.get("problem")
+    if problem is not None and not problem.get("errors") and 400 <= result["status"] < 500:
+        rule = str(problem.get("type", "")).rsplit("/", 1)[-1] or "refused"
+        message = str(problem.get("detail") or problem.get("title") or "refused")
+        problem = {**problem, "errors": [{"pointer": "", "rule": rule, "message": message}]}
+    pointer = f"/{result['index']}"
+    return BatchItem.model_validate({**result, "problem": problem, "pointer": pointer})
