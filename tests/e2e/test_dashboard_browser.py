@@ -114,11 +114,16 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
     await expect(tile.locator(".kpi-status")).to_contain_text("Chưa đạt (not met)")
     await expect(page.locator("#connection")).to_have_attribute("data-state", "online")
     await expect(page.locator("#series-chart")).to_be_visible()
+    overall = page.locator('#scorecard .score-card[data-group="overall"] .score-value')
+    await expect(overall).to_have_text("0/1")  # one target set, not met yet
+    await expect(page.locator("#report-button")).to_contain_text("Báo cáo tháng (monthly report)")
     await screenshot(page, "dashboard-before.png")
 
     await publish(kafka_settings, topic, 1, first=3)  # no reload: the SSE stream brings it
     await expect(tile.locator(".kpi-value")).to_have_text("3", timeout=15_000)
     await expect(tile.locator(".kpi-status")).to_contain_text("Đạt (met)")
+    await expect(overall).to_have_text("1/1")
+    await expect(page.locator("#scorecard")).to_be_visible()
     row = page.locator('tr[data-source-id="dvc-portal"]')
     await expect(row).to_have_class("status-OK")
     await expect(row).to_have_class("status-LATE", timeout=10_000)
@@ -130,3 +135,10 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
     path = await screenshot(page, "dashboard.png")
     assert path.stat().st_size > 10_000
     assert errors == []
+
+    report = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await report.goto(url + "/v1/reports/2024-09", wait_until="load")  # the events' month
+    row = report.locator('tr[data-kpi="submitted"]')
+    await expect(row).to_contain_text("Đạt (met)")
+    await expect(row.locator("svg.spark")).to_be_visible()
+    await screenshot(report, "monthly-report.png")

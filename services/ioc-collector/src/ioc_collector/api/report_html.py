@@ -61,7 +61,7 @@ def sparkline(points: list[ReportPoint], width: int = 120, height: int = 28) -> 
         if v is None:
             segments.append([])
             continue
-        y = height - 2 - (v - low) / span * (height - 4)
+        y = height / 2 if high == low else height - 2 - (v - low) / span * (height - 4)
         segments[-1].append(f"{i * step:.1f},{y:.1f}")
     lines = "".join(
         f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{" ".join(s)}"/>'

@@ -57,6 +57,7 @@ function buildTile(kpi) {
     el("div", { class: "title-en", text: kpi.title_en }),
     el("div", {}, el("span", { class: "kpi-value" }), el("span", { class: "kpi-unit", text: kpi.unit })),
     el("div", { class: "meta" }, el("span", { class: "kpi-target" }), el("span", { class: "badge kpi-status" })),
+    el("div", { class: "kpi-period" }),
     el("div", { class: "meta" }, el("span", { class: "kpi-window" }), el("span", { class: "kpi-trend" })),
     el("div", { class: "kpi-backfill", hidden: "" },
       el("span", { class: "backfill-text" }), el("progress", { class: "backfill-bar", max: "1" })),
@@ -65,14 +66,28 @@ function buildTile(kpi) {
   return tile;
 }
 
+function periodLabel(period) {
+  if (!period) return "";
+  const [year, rest] = period.period.split("-");
+  if (period.kind === "year") return `Năm ${year} (year ${year})`;
+  if (period.kind === "quarter") return `Quý ${rest.slice(1)}/${year} (${rest} ${year})`;
+  return `Tháng ${Number(rest)}/${year} (month ${period.period})`;
+}
+
 function updateTile(tile, kpi) {
   const current = kpi.current;
-  tile.className = `tile status-${current.status}` + (kpi.id === selectedKpi ? " selected" : "");
+  // Met / not met: the target over its period (month, quarter or year) holding the latest data.
+  const status = kpi.status || current.status;
+  tile.className = `tile status-${status}` + (kpi.id === selectedKpi ? " selected" : "");
+  tile.dataset.status = status;
   tile.querySelector(".kpi-value").textContent = formatValue(current.value);
   tile.querySelector(".kpi-target").textContent = targetText(kpi);
   const badge = tile.querySelector(".kpi-status");
-  badge.className = `badge kpi-status ${current.status}`;
-  badge.textContent = STATUS_TEXT[current.status] || current.status;
+  badge.className = `badge kpi-status ${status}`;
+  badge.textContent = STATUS_TEXT[status] || status;
+  const period = tile.querySelector(".kpi-period");
+  period.textContent = kpi.target && kpi.period
+    ? `Đánh giá (assessed over) ${periodLabel(kpi.period)}: ${formatValue(kpi.period.value)} ${kpi.unit}` : "";
   const open = current.closed ? "đã chốt (final)" : "đang mở (open)";
   tile.querySelector(".kpi-window").textContent = `${WINDOW_TEXT[kpi.window]} ${windowLabel(kpi, current)} · ${open}`;
   const trend = tile.querySelector(".kpi-trend");
@@ -123,9 +138,53 @@ function renderKpis(data) {
     }
     updateTile(tile, kpi);
   }
+  renderScorecard(data.kpis);
   if (!selectedKpi && data.kpis.length) selectKpi(data.kpis[0].id);
   else if (selectedKpi) loadSeries();
   document.getElementById("updated-at").textContent = timeVi.format(new Date(data.generated_at));
+}
+
+// The same tally as GET /v1/scorecard: every KPI with a target is one target, met or not.
+function renderScorecard(kpis) {
+  const withTarget = kpis.filter((k) => k.target);
+  const tally = (items) => ({ met: items.filter((k) => k.status === "met").length, total: items.length,
+    missed: items.filter((k) => k.status !== "met").map((k) => k.title_vi) });
+  const groups = { overall: tally(withTarget) };
+  for (const group of ["digital_government", "digital_economy", "digital_society"]) {
+    groups[group] = tally(withTarget.filter((k) => k.group === group));
+  }
+  for (const card of document.querySelectorAll(".score-card")) {
+    const found = groups[card.dataset.group];
+    card.querySelector(".score-value").textContent = `${found.met}/${found.total}`;
+    let missed = card.querySelector(".score-missed");
+    if (!missed) { missed = el("div", { class: "score-missed" }); card.append(missed); }
+    missed.textContent = found.missed.length ? `Chưa đạt (not met): ${found.missed.join(", ")}` : "";
+  }
+}
+
+function previousMonth() {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit" })
+    .format(new Date()).split("-").map(Number);
+  const [year, month] = parts[1] === 1 ? [parts[0] - 1, 12] : [parts[0], parts[1] - 1];
+  return `${year}-${String(month).padStart(2, "0")}`;
+}
+
+function setupReport() {
+  const input = document.getElementById("report-month");
+  const xlsx = document.getElementById("report-xlsx");
+  const form = document.getElementById("report-form");
+  input.value = previousMonth();
+  const sync = () => {
+    const period = encodeURIComponent(input.value);
+    form.action = `/v1/reports/${period}`;
+    xlsx.href = `/v1/reports/${period}?format=xlsx`;
+  };
+  input.addEventListener("change", sync);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (input.value) window.open(`/v1/reports/${encodeURIComponent(input.value)}?format=html`, "_blank");
+  });
+  sync();
 }
 
 function selectKpi(id) {
@@ -221,6 +280,7 @@ function connect() {
 }
 
 async function start() {
+  setupReport();
   document.getElementById("series-kpi").addEventListener("change", (e) => selectKpi(e.target.value));
   document.getElementById("series-dimension").addEventListener("change", () => loadSeries());
   const [kpis, health] = await Promise.all([fetch("/v1/kpis"), fetch("/v1/sources/health")]);
