@@ -23,6 +23,10 @@ from lgsp_common.envelope import KafkaRecord
 from lgsp_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+# A produce request unanswered this long is sent again (same sequence numbers, so the broker
+# keeps one copy): a paused or partitioned leader then holds a partition about this long, not
+# the whole KAFKA_REQUEST_TIMEOUT_MS, once the controller has moved leadership (about 1.5 s).
+PRODUCE_REQUEST_TIMEOUT_MS = 2_000
 
 
 def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> AIOKafkaProducer:
@@ -34,7 +38,8 @@ def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> A
         "acks": "all",
         "linger_ms": kafka.linger_ms,
         "compression_type": None,
-        "request_timeout_ms": kafka.request_timeout_ms,
+        "request_timeout_ms": min(kafka.request_timeout_ms, PRODUCE_REQUEST_TIMEOUT_MS),
+        "retry_backoff_ms": 100,
         "max_batch_size": 256 * 1024,
     }
     options.update(overrides)
