@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from lgsp_common.audit import checkpoint_topic_for
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec
 from lgsp_devkit.kafka_local import LocalKafka, free_port
@@ -67,7 +68,11 @@ def topic_factory(
 
     async def create(prefix: str = "t", partitions: int = 3, **config: str) -> str:
         name = topic_janitor.name(f"{prefix}.{slug}-{uuid.uuid4().hex[:8]}")
-        await topic_janitor.create([TopicSpec(name, partitions, config=config)])
+        specs = [TopicSpec(name, partitions, config=config)]
+        if prefix == "audit":  # an audit topic's trails checkpoint beside it
+            compact = {"cleanup.policy": "compact"}
+            specs.append(TopicSpec(checkpoint_topic_for(name), 1, config=compact))
+        await topic_janitor.create(specs)
         return name
 
     return create

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import aiohttp
 from opentelemetry import trace
 
-from lgsp_common.audit import AuditTrail
+from lgsp_common.audit import AuditTrail, checkpoint_topic_for
 from lgsp_common.kafka import KafkaProbe, ResilientProducer, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.topics import TopicSpec, ensure_topics, platform_topics
@@ -65,7 +65,9 @@ class Runtime:
 
 def _topics(settings: WebhookSettings) -> list[TopicSpec]:
     known = {spec.name: spec for spec in platform_topics()}
-    return [known.get(name, TopicSpec(name)) for name in (settings.dlq_topic, settings.audit_topic)]
+    names = (settings.dlq_topic, settings.audit_topic, checkpoint_topic_for(settings.audit_topic))
+    compact = TopicSpec(names[2], 3, config={"cleanup.policy": "compact"})
+    return [known.get(name, compact if name == names[2] else TopicSpec(name)) for name in names]
 
 
 def http_client(settings: WebhookSettings) -> aiohttp.ClientSession:
