@@ -111,7 +111,7 @@ def test_fast_failover_settings_apply_to_a_replicated_cluster_only(tmp_path: Pat
         local._write_config(local.nodes[0])
         return (local.nodes[0].data_dir / "server.properties").read_text()
 
-    assert "broker.session.timeout.ms=1500" in written(3, True)
+    assert "broker.session.timeout.ms=1000" in written(3, True)
     assert all(f"{key}=" in written(3, True) for key in FAST_FAILOVER)
     assert "broker.session.timeout.ms" not in written(3, False)
     assert "broker.session.timeout.ms" not in written(1, True)

@@ -25,7 +25,7 @@ from lgsp_common.settings import KafkaSettings
 log = logging.getLogger(__name__)
 # A produce request unanswered this long is sent again (same sequence numbers, so the broker
 # keeps one copy): a paused or partitioned leader then holds a partition about this long, not
-# the whole KAFKA_REQUEST_TIMEOUT_MS, once the controller has moved leadership (about 1.5 s).
+# the whole KAFKA_REQUEST_TIMEOUT_MS, once the controller has moved leadership (about 1 s).
 PRODUCE_REQUEST_TIMEOUT_MS = 2_000
 
 
