@@ -292,6 +292,18 @@ def consumer_reject(ctx: typer.Context, consumer_id: str) -> None:
     _show(_run(lambda: _client(ctx).post(f"/v1/consumers/{consumer_id}/reject")))
 
 
+@source_app.command("restore")
+def source_restore(ctx: typer.Context, source_id: str) -> None:
+    """Restore a deleted source and the keys its delete suspended (operator, grace period)."""
+    _show(_run(lambda: _client(ctx).post(f"/v1/sources/{source_id}/restore")))
+
+
+@consumer_app.command("restore")
+def consumer_restore(ctx: typer.Context, consumer_id: str) -> None:
+    """Restore a deleted consumer and the keys its delete suspended (operator, grace period)."""
+    _show(_run(lambda: _client(ctx).post(f"/v1/consumers/{consumer_id}/restore")))
+
+
 @consumer_app.command("key")
 def consumer_key(ctx: typer.Context, consumer_id: str) -> None:
     """Issue a reading key for an approved consumer (shown once)."""

@@ -103,8 +103,11 @@ class OutboxPublisher:
                 delay = min(delay * 2, 5.0)
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for may swallow a cancellation that
+        # lands as the wake-up does, and stop() would then wait for ever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            async with asyncio.timeout(self._interval_s):
+                await self._wake.wait()
         self._wake.clear()
 
     @contextlib.asynccontextmanager

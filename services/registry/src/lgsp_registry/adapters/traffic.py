@@ -59,14 +59,17 @@ class KafkaTraffic:
             raise TrafficUnknown(f"{type(exc).__name__} while reading {topic}") from exc
         finally:
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await asyncio.wait_for(consumer.stop(), self._timeout_s)
 
     async def _newest(
         self, consumer: AIOKafkaConsumer, topic: str, source_id: str, since: datetime
     ) -> datetime | None:
-        if topic not in await consumer.topics():
+        # What `topics()` fetches, kept: the consumer's own cache knows no unsubscribed topic.
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = metadata.partitions_for_topic(topic)
+        if not partitions:
             return None
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         since_ms = int(since.timestamp() * 1000)
         ends = await consumer.end_offsets(tps)
