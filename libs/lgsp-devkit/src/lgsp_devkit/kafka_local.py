@@ -36,8 +36,8 @@ ACTIONS = ("stop", "kill", "pause", "resume", "restart")
 # Failover settings of a replicated cluster (mirrored in deploy/k8s/kafka.yaml). Kafka's defaults
 # fence a silent broker only after broker.session.timeout.ms=9000, and every acks=all write to a
 # partition it led or followed waits that long. Fencing in 1 s (heartbeats every 250 ms) and a
-# quorum that notices a lost controller within 0.8 s bring the stall under 3 s (the fault suite
-# measured 0.9-2.3 s). Nothing here weakens
+# quorum that notices a lost controller within 0.8 s bring the stall to about 1 s after a SIGKILL
+# and 2-4 s for a frozen node (the fault suite's figures; deploy/README.md). Nothing here weakens
 # durability: min.insync.replicas=2 and unclean.leader.election.enable=false still mean an
 # acknowledged record is on two replicas and only an in-sync replica can become leader.
 FAST_FAILOVER: dict[str, int | str] = {
