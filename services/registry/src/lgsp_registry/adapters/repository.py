@@ -149,7 +149,7 @@ async def all_consumers(
         where.append(consumers.c.topic == topic)
     if status:
         where.append(consumers.c.status == status.value)
-    if not include_deleted and status is not ConsumerStatus.DELETED:
+    if not include_deleted:
         where.append(consumers.c.deleted_at.is_(None))
     return await _all(conn, consumers, Consumer, *where)
 
