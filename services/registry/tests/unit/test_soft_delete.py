@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import sqlalchemy as sa
+from jsonschema import Draft202012Validator, FormatChecker
 
 from lgsp_common.audit_format import record_hash
 from lgsp_registry.adapters.tables import audit_outbox, sources
@@ -20,6 +22,11 @@ from .test_api import OPERATOR, auth, make_org, ok, outbox_events, source
 http = test_api.http  # the fixture: a fresh registry in process
 
 ORG = "so-tai-chinh"
+AUDIT_SCHEMA = orjson.loads(
+    (
+        Path(__file__).resolve().parents[4] / "contracts/platform/lgsp.audit/v1.schema.json"
+    ).read_bytes()
+)
 
 
 class FakeTraffic:
@@ -174,5 +181,8 @@ async def test_every_change_is_audited_with_who_made_it(http: httpx.AsyncClient)
     assert [r["seq"] for r in records] == list(range(len(records)))  # one chain, no gap
     assert all(r["hash"] == record_hash(r) for r in records)
     assert all(r["prev_hash"] == p["hash"] for p, r in itertools.pairwise(records))
+    validator = Draft202012Validator(AUDIT_SCHEMA, format_checker=FormatChecker())
+    for record in records:  # every record is a valid lgsp.audit record
+        assert not list(validator.iter_errors(record)), record
     text = orjson.dumps(records).decode()
     assert "lgsp_" not in text and "sha256:" not in text  # no key, no key hash
