@@ -27,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from lgsp_common.audit import checkpoint_topic_for
 from lgsp_common.settings import KafkaSettings, repo_root
 from lgsp_common.topics import TopicSpec, contract_topics
 from lgsp_devkit.kafka_local import free_port
@@ -86,6 +87,7 @@ async def _platform_topics(janitor: TopicJanitor, names: dict[str, str]) -> None
         TopicSpec(names["audit"], partitions),
         TopicSpec(names["kpi"], partitions, config=compact),
         TopicSpec(names["webhooks_dlq"], partitions),
+        TopicSpec(checkpoint_topic_for(names["audit"]), 1, config=compact),
     ])  # fmt: skip
 
 
@@ -109,6 +111,7 @@ def _build_apps(
     registry = registry_app(RegistrySettings(
         kafka=kafka, data_dir=workdir / "registry", operator_token=OPERATOR_TOKEN,
         registry_topic=topics["registry"], publish_interval_s=0.1, webhooks_allow_loopback=True,
+        audit_topic=topics["audit"], audit_checkpoints_topic=checkpoint_topic_for(topics["audit"]),
     ))  # fmt: skip
     settings = CollectorSettings(
         kafka=kafka, group_id=f"ioc-{topics['kpi']}", store_path=workdir / "collector.sqlite3",
