@@ -43,6 +43,7 @@ async def write_trail(
         trail = AuditTrail(
             producer, topic, "lgsp-gateway/it", "it-key", KEY, checkpoint_topic=checkpoints,
             checkpoint_every=10, checkpoint_interval_s=60,
+            checkpoint_timeout_s=30,  # a loaded CI box: each checkpoint must land, not be skipped
         )  # fmt: skip
         async with trail:
             records = [
