@@ -93,8 +93,9 @@ class Runner:
             due = self.stats.started + self.stats.planned / self.rate
             delay = due - time.monotonic()
             if delay > 0 and self.gateway is not None:  # offline runs go as fast as they can
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
+                with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel
+                    async with asyncio.timeout(delay):
+                        await self._stop.wait()
             self.stats.planned += len(drafts)
             await self._send(drafts)
             progress(self.stats)

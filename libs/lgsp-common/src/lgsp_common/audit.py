@@ -256,8 +256,9 @@ class AuditTrail:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self._interval_s)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel
+                async with asyncio.timeout(self._interval_s):
+                    await self._due.wait()
             self._due.clear()
             try:
                 await self.checkpoint()

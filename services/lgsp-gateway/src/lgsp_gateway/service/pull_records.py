@@ -159,8 +159,9 @@ class PullRecords:
             waiting = self._outcomes.metrics.read_waiting.labels(call.topic)
             waiting.inc()
             try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_S))
+                with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel
+                    async with asyncio.timeout(min(remaining, RECHECK_S)):
+                        await changed.wait()
             finally:
                 waiting.dec()
 

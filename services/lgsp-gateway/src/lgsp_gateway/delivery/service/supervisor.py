@@ -113,8 +113,9 @@ class Supervisor:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RECHECK_S)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can lose a cancel
+                async with asyncio.timeout(RECHECK_S):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.reconcile()
