@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,12 +26,13 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from gateway_process import start_gateway_process
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
-from lgsp_devkit.kafka_local import LocalKafka, die_with_parent, free_port
+from lgsp_devkit.kafka_local import LocalKafka
 from lgsp_devkit.testing import new_api_key, publish_registry_changes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,34 +77,15 @@ async def prepare(kafka: KafkaSettings, run: str) -> tuple[str, str, str]:
 
 def start_gateway(kafka: KafkaSettings, run: str, registry: str, workers: int) -> tuple[Any, str]:
     """Start the gateway process and wait until it is ready; return (process, base url)."""
-    port = free_port()
-    env = os.environ | {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "LGSP_GATEWAY_PORT": str(port),
+    settings = {
         "LGSP_GATEWAY_REGISTRY_TOPIC": registry,
         "LGSP_GATEWAY_DLQ_TOPIC": f"bench.dlq-{run}",
         "LGSP_GATEWAY_AUDIT_TOPIC": f"bench.audit-{run}",
-        "LGSP_GATEWAY_LOG_LEVEL": "WARNING",
         "LGSP_GATEWAY_RATE_LIMIT_PER_SOURCE": "1000000",
         "LGSP_GATEWAY_RATE_LIMIT_BURST": "1000000",
         "LGSP_GATEWAY_WORKERS": str(workers),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lgsp_gateway"],
-        env=env,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gateway did not become ready")
+    return start_gateway_process(kafka, settings)
 
 
 def _ms(text: str) -> float:

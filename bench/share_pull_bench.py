@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -35,13 +33,14 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
+from gateway_process import start_gateway_process
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.kafka import create_consumer
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
-from lgsp_devkit.kafka_local import LocalKafka, die_with_parent, free_port
+from lgsp_devkit.kafka_local import LocalKafka
 from lgsp_devkit.testing import new_api_key, publish_registry_changes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,30 +97,11 @@ async def fill(kafka: KafkaSettings, topic: str, count: int) -> None:
 
 def start_gateway(kafka: KafkaSettings, run: str, registry: str) -> tuple[Any, str]:
     """Start the gateway process and wait until it is ready; return (process, base url)."""
-    port = free_port()
-    env = os.environ | {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "LGSP_GATEWAY_PORT": str(port),
+    settings = {
         "LGSP_GATEWAY_REGISTRY_TOPIC": registry,
         "LGSP_GATEWAY_AUDIT_TOPIC": f"bench.audit-{run}",
-        "LGSP_GATEWAY_LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lgsp_gateway"],
-        env=env,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gateway did not become ready")
+    return start_gateway_process(kafka, settings)
 
 
 async def pull_throughput(url: str, topic: str, key: str, count: int) -> float:
