@@ -1,11 +1,9 @@
 """A CCCD sent outside the payload (URL, event attributes) never rests in clear.
 
-/metrics masks it (`lgsp_common.telemetry.exposition`). The rest are known gaps of issue 13
-finding 6, each a strict xfail naming the code that must change (not this change's files): the
-audit record's `topic` is the raw URL segment, and an event whose id or extension attribute is
-a CCCD is accepted and stored with it (a `ce_*` header of the data topic, the audit's event ids).
-The fix belongs to the gateway's intake (refuse, 422, an attribute holding a CCCD or CMND
-number) and to the audit of refused calls (mask or drop an unknown topic).
+/metrics masks it (`lgsp_common.telemetry.exposition`); the audit of a refused call masks a
+CCCD sent as the topic or as an event id; and intake refuses (422, pointer to the attribute, the
+value never echoed) a context attribute, the id included, that holds a CCCD number, so none
+reaches a `ce_*` header of a data topic or the audit's event ids.
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ from __future__ import annotations
 import orjson
 import pytest
 from gateway_fakes import Gateway
+
+from lgsp_gateway.domain.intake import carries_cccd
 
 CCCD = "079203004567"
 
@@ -30,25 +30,35 @@ async def test_metrics_never_show_a_cccd_sent_as_the_topic(gateway: Gateway) -> 
     assert 'topic="079*******67"' in metrics
 
 
-@pytest.mark.xfail(strict=True, reason="audit of a refused call keeps the raw URL topic "
-                   "(service/outcomes.py, lgsp_common/audit.py)")  # fmt: skip
 async def test_the_audit_trail_never_keeps_a_cccd_sent_as_the_topic(gateway: Gateway) -> None:
     assert (await gateway.publish(topic=CCCD)).status_code in (403, 404)
     [record] = await gateway.audit(1)
     assert CCCD not in orjson.dumps(record).decode()
 
 
-@pytest.mark.xfail(strict=True, reason="intake accepts an extension attribute holding a CCCD "
-                   "(domain/intake.py, lgsp_common/envelope.py)")  # fmt: skip
 async def test_an_extension_attribute_holding_a_cccd_is_not_stored(gateway: Gateway) -> None:
     await gateway.publish(**{"ce-xnote": f"cccd {CCCD}"})
     await gateway.audit(1)
     assert CCCD not in _stored(gateway)
 
 
-@pytest.mark.xfail(strict=True, reason="intake accepts a ce-id that is a CCCD "
-                   "(domain/intake.py)")  # fmt: skip
 async def test_an_event_id_that_is_a_cccd_is_not_stored(gateway: Gateway) -> None:
     await gateway.publish(**{"ce-id": CCCD})
     await gateway.audit(1)
     assert CCCD not in _stored(gateway)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (CCCD, True),
+        (f"cccd: {CCCD}.", True),
+        ("550e8400-e29b-41d4-a716-446655440000", False),  # a UUID's all-digit tail: province 446
+        ("550e8400-e29b-41d4-a716-079203004567", True),  # standalone, well formed: refused
+        (f"x{CCCD}", False),  # inside a word: not a number on its own
+        ("0792030045678", False),  # 13 digits
+        ("000.00.01.H03-241001-0001", False),
+    ],
+)
+def test_which_attribute_values_count_as_a_cccd(text: str, expected: bool) -> None:
+    assert carries_cccd(text) is expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from lgsp_common.envelope import CloudEvent
 from lgsp_common.problems import FieldError, ProblemError
+from lgsp_vn.cccd import validate_cccd
 
 STRUCTURED = "application/cloudevents+json"
 BINARY = "application/json"
@@ -56,9 +58,39 @@ def invalid_event(exc: ValidationError | None, first: Sequence[FieldError] = ())
     )
 
 
+# A run of 12 digits standing alone (not inside a longer word or number, so not the tail of a
+# UUID's hex group), checked against the CCCD structure before it is called one.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])", re.ASCII)
+
+
+def carries_cccd(value: str) -> bool:
+    """Tell whether a text holds a well-formed CCCD number with a known province code."""
+    return any(not validate_cccd(run.group()) for run in _DIGIT_RUN.finditer(value))
+
+
+def _identifiers_in_attributes(attributes: Mapping[str, Any]) -> list[FieldError]:
+    """Name each context attribute that carries a CCCD number (never the value itself).
+
+    Attributes travel as Kafka headers and land in the audit trail; personal data belongs in
+    `data`, where the contract governs and the platform masks it.
+    """
+    return [
+        FieldError(
+            pointer=f"/{name}",
+            rule="personal-identifier",
+            message="a context attribute must not carry a CCCD number: send it in data",
+        )
+        for name, value in attributes.items()
+        if name != "data" and isinstance(value, str) and carries_cccd(value)
+    ]
+
+
 def event_from_attributes(attributes: dict[str, Any]) -> CloudEvent:
     """Validate an event's attributes and data; `specversion` must be there and be "1.0"."""
     missing: Sequence[FieldError] = () if "specversion" in attributes else _NO_SPECVERSION
+    identifiers = _identifiers_in_attributes(attributes)
+    if identifiers:
+        raise invalid_event(None, [*missing, *identifiers])
     try:
         event = CloudEvent.model_validate(attributes)
     except ValidationError as exc:

@@ -19,9 +19,11 @@ from lgsp_common.problems import FieldError
 from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.adapters.dead_letters import DeadLetters
 from lgsp_gateway.domain.callers import Caller
+from lgsp_gateway.domain.intake import carries_cccd
 from lgsp_gateway.domain.rejections import INPUT_STATUSES, Rejection
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.gatekeeper import Call
+from lgsp_vn.masking import mask_identifiers
 
 DUPLICATE_NOTE = (
     "sending again with the same ce-id is safe: the gateway does not deduplicate, so the topic "
@@ -93,6 +95,12 @@ class Outcomes:
         """
         status, result = rejection.problem.status, rejection.audit_result
         fields = self._fields(call, caller, result, status, event_ids, action, purpose)
+        # What a refused call named is unchecked input: a CCCD sent as the topic or as an
+        # event id is masked before it rests in the trail (accepted ids cannot hold one).
+        fields["topic"] = mask_identifiers(call.topic)
+        fields["event_ids"] = sorted(
+            {mask_identifiers(i) if carries_cccd(i) else i for i in event_ids}
+        )
         if status >= 500:
             return self._audit.begin(**fields)
         try:
