@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import env_variables
+from lgsp_common.topics import platform_topics
 from lgsp_gateway.delivery.settings import WebhookSettings
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
@@ -74,8 +75,12 @@ def test_every_platform_topic_is_declared_for_strimzi() -> None:
         for d in documents("k8s/kafka.yaml")
         if d["kind"] == "KafkaTopic"
     }
-    assert set(topics) == {"lgsp.registry", "lgsp.audit", "lgsp.dlq"}
-    assert topics["lgsp.registry"]["config"]["cleanup.policy"] == "compact"
+    wanted = {spec.name: spec for spec in platform_topics()}
+    assert set(topics) == set(wanted)  # exactly the topics the services create locally
+    for name, spec in wanted.items():
+        assert topics[name]["partitions"] == spec.partitions, name
+        assert topics[name]["replicas"] == 3, name  # min.insync.replicas 2 needs 3
+        assert topics[name].get("config", {}) == spec.config, name
 
 
 @pytest.mark.parametrize("container", containers(), ids=lambda c: c["name"])
