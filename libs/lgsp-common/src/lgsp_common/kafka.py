@@ -13,8 +13,8 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import (
     InvalidProducerEpoch,
     InvalidProducerIdMapping,
-    KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     OutOfOrderSequenceNumber,
     UnknownProducerId,
 )
@@ -67,14 +67,19 @@ def create_consumer(
 async def start_with_retry(
     start: Callable[[], Awaitable[Any]], timeout_s: float, what: str
 ) -> None:
-    """Run a start-up step, retrying while the cluster is unreachable, up to `timeout_s`."""
+    """Run a start-up step, retrying while the cluster is unreachable or not ready (any
+    retriable Kafka error or a client timeout: a broker down, restarting or mid-election), up
+    to `timeout_s`. A non-retriable error (authorisation, bad configuration) is raised at once.
+    """
     deadline = time.monotonic() + timeout_s
     delay = 0.2
     while True:
         try:
             await start()
             return
-        except KafkaConnectionError as exc:
+        except KafkaError as exc:
+            if not (exc.retriable or isinstance(exc, KafkaTimeoutError)):
+                raise
             if time.monotonic() + delay > deadline:
                 raise RuntimeError(f"{what}: Kafka unreachable for {timeout_s:.0f}s") from exc
             log.warning("%s: Kafka not reachable yet (%s); retrying", what, exc)
