@@ -17,7 +17,16 @@ from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
 from lgsp_registry.adapters.outbox_publisher import TopicMaker
-from lgsp_registry.api import audit, catalogue, consumers, contracts, kpis, organisations, webhooks
+from lgsp_registry.api import (
+    audit,
+    catalogue,
+    consumers,
+    contracts,
+    kpis,
+    organisations,
+    tokens,
+    webhooks,
+)
 from lgsp_registry.api.guard import BodyGuard
 from lgsp_registry.bootstrap import SERVICE, Parts, ProducerFactory, Runtime, bootstrap
 from lgsp_registry.metrics import RegistryMetrics
@@ -64,7 +73,7 @@ def create_app(
     )
     for router in (organisations.router, contracts.router, consumers.router, webhooks.router):
         app.include_router(router)
-    for router in (kpis.router, catalogue.router, audit.router):
+    for router in (kpis.router, catalogue.router, audit.router, tokens.router):
         app.include_router(router)
     return app
 

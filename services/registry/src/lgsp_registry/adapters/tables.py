@@ -139,6 +139,21 @@ api_keys = sa.Table(
     sa.Column("suspended_at", UtcDateTime, nullable=True),
 )
 
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("organisation_id", sa.String(ID), sa.ForeignKey("organisations.id"), nullable=True),
+    sa.Column("token_hash", sa.String(80), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
 kpis = sa.Table(
     "kpis",
     metadata,

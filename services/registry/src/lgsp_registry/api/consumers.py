@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
-from lgsp_registry.adapters import repository as repo
 from lgsp_registry.api.deps import WRITE_PROBLEMS, CallerDep, ContextDep, problems
 from lgsp_registry.api.visibility import IncludeDeletedDep
 from lgsp_registry.domain.entities import (
@@ -26,13 +25,18 @@ router = APIRouter(prefix="/v1", tags=["consumers and keys"])
 @router.get("/consumers", response_model=list[Consumer], responses=problems(401, 403))
 async def list_consumers(
     ctx: ContextDep,
+    who: CallerDep,
     deleted: IncludeDeletedDep,
     topic: str | None = None,
     status: ConsumerStatus | None = None,
+    organisation: Annotated[
+        str | None, Query(description="Only consumers of, or reading the topics of, this one")
+    ] = None,
 ) -> list[Consumer]:
-    """List consumers, optionally of one topic or status (Danh sách bên sử dụng dữ liệu)."""
-    async with ctx.store.read() as conn:
-        return await repo.all_consumers(conn, topic, status, include_deleted=deleted)
+    """List consumers (Danh sách bên sử dụng dữ liệu): all for the operator or an auditor, else
+    those of the caller's organisation or reading its topics; 401 without a credential."""
+    query = service.ConsumerQuery(topic, status, organisation)
+    return await service.listing(ctx, who, query, include_deleted=deleted)
 
 
 @router.post("/consumers", status_code=201, response_model=Consumer, responses=WRITE_PROBLEMS)
@@ -41,10 +45,10 @@ async def request_access(body: ConsumerIn, ctx: ContextDep, who: CallerDep) -> C
     return await service.request(ctx, who, body)
 
 
-@router.get("/consumers/{consumer_id}", response_model=Consumer, responses=problems(404))
-async def get_consumer(consumer_id: str, ctx: ContextDep) -> Consumer:
-    """Return one consumer."""
-    return await service.get(ctx, consumer_id)
+@router.get("/consumers/{consumer_id}", response_model=Consumer, responses=problems(401, 403, 404))
+async def get_consumer(consumer_id: str, ctx: ContextDep, who: CallerDep) -> Consumer:
+    """Return one consumer (operator, auditor, or an organisation concerned)."""
+    return await service.get(ctx, who, consumer_id)
 
 
 @router.post("/consumers/{consumer_id}/approve", response_model=Consumer, responses=WRITE_PROBLEMS)

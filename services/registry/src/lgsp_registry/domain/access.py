@@ -7,17 +7,24 @@ Four kinds of caller, each proven by a credential:
   owns, decisions on consumers of those topics, and consumer requests in its own name;
 - a **source** (a source's API key): the contracts of its own topic, rotating or revoking its
   own keys;
-- a **consumer** (an approved consumer's key): rotating or revoking its own keys.
+- a **consumer** (an approved consumer's key): rotating or revoking its own keys;
+- a **person** (an access token the operator issued, `lgsp_at_...`) with a role: `operator`
+  acts as the operator, `auditor` reads every listing, `viewer` only reads the IOC dashboard.
 
 An organisation owns a topic once it has a source on it; another organisation cannot add one.
-Reads (GET) and the dry-run compatibility check need no credential: they change nothing and
-never show a secret or a hash.
+Reads of what the data owners publish (organisations, sources, contracts, KPIs, the catalogue)
+and the dry-run compatibility check need no credential: they change nothing and never show a
+secret or a hash. Who reads whose data is not public: listing consumers needs the operator, an
+auditor, or the organisation concerned (see `may_see_consumer`); keys are seen by who manages
+them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from lgsp_common.access_tokens import Role
 
 
 class PrincipalKind(StrEnum):
@@ -27,6 +34,7 @@ class PrincipalKind(StrEnum):
     ORGANISATION = "organisation"
     SOURCE = "source"
     CONSUMER = "consumer"
+    PERSON = "person"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Principal:
     organisation_id: str | None = None
     topic: str | None = None
     key_id: str | None = None
+    role: Role | None = None  # a person's role (their access token's)
 
     @property
     def name(self) -> str:
@@ -46,8 +55,20 @@ class Principal:
 
     @property
     def is_operator(self) -> bool:
-        """Tell whether this is the operator."""
-        return self.kind is PrincipalKind.OPERATOR
+        """Tell whether this is the operator, or a person holding an operator token."""
+        return self.kind is PrincipalKind.OPERATOR or self.role is Role.OPERATOR
+
+    @property
+    def reads_everything(self) -> bool:
+        """Tell whether every registry listing is open to the caller (operator or auditor)."""
+        return self.is_operator or self.role is Role.AUDITOR
+
+    @property
+    def organisation(self) -> str | None:
+        """Return the organisation the caller speaks for: its own key, or a person's token."""
+        if self.kind in (PrincipalKind.ORGANISATION, PrincipalKind.PERSON):
+            return self.organisation_id
+        return None
 
 
 OPERATOR = Principal(PrincipalKind.OPERATOR, "operator")
@@ -81,6 +102,15 @@ def may_manage_key(
     return principal.key_id is not None and principal.name == owner
 
 
+def may_see_consumer(principal: Principal, organisation_id: str, topic_owner: str | None) -> bool:
+    """Tell whether the caller may see a consumer: operator, auditor, the consumer's organisation
+    or the organisation owning the topic it reads (which decides on it)."""
+    if principal.reads_everything:
+        return True
+    own = principal.organisation
+    return own is not None and own in (organisation_id, topic_owner)
+
+
 def audit_actor(principal: Principal) -> dict[str, str]:
     """Return how an audit record names the caller (`actor` of lgsp.audit; never a secret).
 
@@ -89,4 +119,7 @@ def audit_actor(principal: Principal) -> dict[str, str]:
     """
     if principal.kind is PrincipalKind.ORGANISATION:
         return {"kind": "service", "id": f"organisation:{principal.id}"}
+    if principal.kind is PrincipalKind.PERSON:
+        kind = "operator" if principal.is_operator else "service"
+        return {"kind": kind, "id": f"token:{principal.id}"}
     return {"kind": str(principal.kind), "id": principal.id}

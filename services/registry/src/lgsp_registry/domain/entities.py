@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from lgsp_common.access_tokens import Role
 from lgsp_registry.domain.compatibility import CompatibilityMode, CompatibilityPolicy, Reason
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -227,3 +228,33 @@ class RotateIn(Body):
     """How long the rotated key keeps working."""
 
     grace_period_s: int | None = Field(default=None, ge=0, le=30 * 86_400)
+
+
+class AccessTokenIn(Body):
+    """A person's access token to issue (operator only)."""
+
+    name: str = Field(min_length=1, max_length=200, description="Who holds it (vi: người dùng)")
+    role: Role = Field(description="viewer, operator or auditor (vi: vai trò)")
+    organisation_id: str | None = Field(
+        default=None, description="The organisation the holder works for, if any"
+    )
+    expires_at: datetime | None = Field(default=None, description="When it stops working")
+
+
+class AccessTokenInfo(Entity):
+    """What may be shown of an access token: never the secret, never its hash."""
+
+    id: str
+    name: str
+    role: Role
+    organisation_id: str | None = None
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class AccessTokenCreated(AccessTokenInfo):
+    """A new token, with its secret: shown once, in this answer only."""
+
+    token: str = Field(description="The full token; it is not stored and cannot be shown again")

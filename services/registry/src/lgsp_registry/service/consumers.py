@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.adapters.tables import consumers
-from lgsp_registry.domain.access import Principal, acts_for
+from lgsp_registry.domain.access import Principal, acts_for, may_see_consumer
 from lgsp_registry.domain.consumer_check import locate_field
 from lgsp_registry.domain.contract_rules import Violation
 from lgsp_registry.domain.entities import (
@@ -20,6 +22,15 @@ from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, invalid, not_found
 
 KIND = "consumer"
+
+
+@dataclass(frozen=True)
+class ConsumerQuery:
+    """Which consumers a listing asks for."""
+
+    topic: str | None = None
+    status: ConsumerStatus | None = None
+    organisation: str | None = None
 
 
 def _undeclared(schema: dict[str, object], fields: list[str]) -> list[Violation]:
@@ -112,13 +123,36 @@ async def create_key(ctx: Context, who: Principal, consumer_id: str) -> ApiKeyCr
         return await keys.issue(tx, consumer_id=consumer_id)
 
 
-async def get(ctx: Context, consumer_id: str) -> Consumer:
-    """Return one consumer."""
+async def get(ctx: Context, who: Principal, consumer_id: str) -> Consumer:
+    """Return one consumer, to the operator, an auditor or an organisation concerned."""
     async with ctx.store.read() as conn:
         found = await repo.consumer(conn, consumer_id)
+        owner = await repo.topic_owner(conn, found.topic) if found is not None else None
     if found is None:
         raise not_found("consumer", consumer_id)
+    if not may_see_consumer(who, found.organisation_id, owner):
+        raise forbidden(f"{who.name} may not see consumer {consumer_id!r}")
     return found
+
+
+async def listing(
+    ctx: Context, who: Principal, query: ConsumerQuery, *, include_deleted: bool
+) -> list[Consumer]:
+    """List the consumers the caller may see: all for the operator or an auditor, else those
+    of its organisation or reading its topics; asking for another organisation's is 403."""
+    own = who.organisation
+    if not who.reads_everything and own is None:
+        raise forbidden(f"{who.name} may not list consumers (operator, auditor or organisation)")
+    if query.organisation and not who.reads_everything and query.organisation != own:
+        raise forbidden(f"{who.name} may not list the consumers of {query.organisation!r}")
+    async with ctx.store.read() as conn:
+        found = await repo.all_consumers(
+            conn, query.topic, query.status, include_deleted=include_deleted
+        )
+        owners = {t: await repo.topic_owner(conn, t) for t in {c.topic for c in found}}
+    if query.organisation:
+        found = [c for c in found if query.organisation in (c.organisation_id, owners[c.topic])]
+    return [c for c in found if may_see_consumer(who, c.organisation_id, owners[c.topic])]
 
 
 async def _own(conn: AsyncConnection, who: Principal, consumer_id: str) -> Consumer:

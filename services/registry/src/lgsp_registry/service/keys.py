@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lgsp_common.access_tokens import parse_access_token
 from lgsp_common.api_keys import key_is_usable
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.adapters.store import Tx
@@ -17,6 +18,7 @@ from lgsp_registry.adapters.tables import api_keys
 from lgsp_registry.domain.access import OPERATOR, Principal, PrincipalKind, may_manage_key
 from lgsp_registry.domain.credentials import new_api_key, parse_api_key, same_secret
 from lgsp_registry.domain.entities import ApiKeyCreated, ApiKeyInfo
+from lgsp_registry.service import tokens
 from lgsp_registry.service.context import Context
 from lgsp_registry.service.errors import conflict, forbidden, not_found
 
@@ -57,6 +59,9 @@ async def authenticate(ctx: Context, credential: str) -> Principal | None:
     """Return who a credential stands for, or None when it is not a usable credential."""
     if same_secret(credential, ctx.operator_token):
         return OPERATOR
+    if parse_access_token(credential) is not None:
+        async with ctx.store.read() as conn:
+            return await tokens.authenticate(conn, credential)
     key_id = parse_api_key(credential)
     if key_id is None:
         return None
