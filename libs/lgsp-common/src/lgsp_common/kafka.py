@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 PRODUCE_REQUEST_TIMEOUT_MS = 2_000
 
 
-def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> AIOKafkaProducer:
-    """Build the platform's producer: idempotent, acks=all, so an ack means replicated."""
+def producer_options(kafka: KafkaSettings, client_id: str, **overrides: Any) -> dict[str, Any]:
+    """Return the platform's producer configuration: idempotent, acks=all (an ack means
+    replicated), 256 KiB batches, no compression. Services and the benches' raw baselines
+    both build their producers from it, so a baseline is never handicapped by defaults.
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap_servers,
         "client_id": client_id,
@@ -43,13 +46,17 @@ def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> A
         "max_batch_size": 256 * 1024,
     }
     options.update(overrides)
-    return AIOKafkaProducer(**options)
+    return options
 
 
-def create_consumer(
-    kafka: KafkaSettings, client_id: str, group_id: str | None, *topics: str, **overrides: Any
-) -> AIOKafkaConsumer:
-    """Build a consumer that reads only committed data and commits offsets explicitly."""
+def consumer_options(
+    kafka: KafkaSettings, client_id: str, group_id: str | None, **overrides: Any
+) -> dict[str, Any]:
+    """Return the platform's consumer configuration: committed data only, explicit commits.
+
+    Fetch sizes are aiokafka's unless a service overrides them; a bench's plain consumer takes
+    the same dictionary as the service it is compared with.
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap_servers,
         "client_id": client_id,
@@ -61,7 +68,19 @@ def create_consumer(
         "metadata_max_age_ms": 30_000,
     }
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)
+    return options
+
+
+def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> AIOKafkaProducer:
+    """Build the platform's producer (`producer_options`)."""
+    return AIOKafkaProducer(**producer_options(kafka, client_id, **overrides))
+
+
+def create_consumer(
+    kafka: KafkaSettings, client_id: str, group_id: str | None, *topics: str, **overrides: Any
+) -> AIOKafkaConsumer:
+    """Build a consumer that reads only committed data and commits offsets explicitly."""
+    return AIOKafkaConsumer(*topics, **consumer_options(kafka, client_id, group_id, **overrides))
 
 
 async def start_with_retry(

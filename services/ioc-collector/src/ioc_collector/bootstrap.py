@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry.sdk.trace import TracerProvider
@@ -33,7 +34,7 @@ from ioc_collector.settings import SERVICE, CollectorSettings
 from ioc_collector.stream.apply_records import RecordApplier
 from ioc_collector.stream.backfill import BackfillRunner, backfill_consumer
 from ioc_collector.stream.exactly_once_loop import StreamProcessor
-from lgsp_common.kafka import KafkaProbe, create_consumer, create_producer, start_with_retry
+from lgsp_common.kafka import KafkaProbe, consumer_options, create_producer, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
 
 ProvisionTopics = Callable[[CollectorSettings, Sequence[str]], Awaitable[None]]
@@ -121,14 +122,19 @@ async def _live_catalogue(
     return live
 
 
-def _group_consumer(settings: CollectorSettings) -> AIOKafkaConsumer:
-    return create_consumer(
+def group_consumer_options(settings: CollectorSettings) -> dict[str, Any]:
+    """Return the stream consumer's whole configuration (the bench's plain consumer's too)."""
+    return consumer_options(
         settings.kafka,
         f"{SERVICE}-{settings.instance_id}",
         settings.group_id,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
     )
+
+
+def _group_consumer(settings: CollectorSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(**group_consumer_options(settings))
 
 
 async def _start_stream(

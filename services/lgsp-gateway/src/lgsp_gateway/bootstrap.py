@@ -22,7 +22,7 @@ import httpx
 from opentelemetry import trace
 
 from lgsp_common.audit import AuditTrail
-from lgsp_common.kafka import KafkaProbe, ResilientProducer, start_with_retry
+from lgsp_common.kafka import KafkaProbe, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.topics import ensure_platform_topics
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher
@@ -31,6 +31,7 @@ from lgsp_gateway.adapters.dead_letters import DeadLetters, registry_schemas
 from lgsp_gateway.adapters.directory import Directory, RegistryView
 from lgsp_gateway.adapters.offsets import ConsumerOffsets
 from lgsp_gateway.adapters.producer import Producer
+from lgsp_gateway.adapters.producer_options import gateway_producer
 from lgsp_gateway.adapters.reader_pool import ReaderPool
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.batch_after_ack import BatchAfterAck
@@ -99,7 +100,7 @@ async def bootstrap(
             SERVICE,
         )
         shared = producer is not None and audit_producer is None
-        producer = producer or ResilientProducer(settings.kafka, SERVICE)
+        producer = producer or gateway_producer(settings, "events")
         await start_with_retry(producer.start, wait, SERVICE)
         stack.push_async_callback(producer.stop)
         audit_producer = (
@@ -157,9 +158,7 @@ async def _audit_producer(
     settings: GatewaySettings, given: Producer | None, stack: AsyncExitStack
 ) -> Producer:
     """Start the audit records' own producer (idempotent, acks=all, short linger)."""
-    producer = given or ResilientProducer(
-        settings.kafka, f"{SERVICE}-audit", linger_ms=settings.audit_linger_ms
-    )
+    producer = given or gateway_producer(settings, "audit")
     await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
     stack.push_async_callback(producer.stop)
     return producer
