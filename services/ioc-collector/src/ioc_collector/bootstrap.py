@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ioc_collector.adapters.decode import ContractValidators
 from ioc_collector.adapters.lag import LagProbe
+from ioc_collector.adapters.oidc import OidcVerifier
 from ioc_collector.adapters.snapshots import SnapshotPublisher
 from ioc_collector.adapters.state_and_positions_store import StateStore
 from ioc_collector.adapters.topic_provisioning import provision_topics as create_topics
@@ -59,6 +60,8 @@ class Runtime:
     view: CollectorView
     reports: Reports
     hub: LiveHub
+    registry: RegistryCopy  # also who may read: viewers' access tokens (hash and role)
+    oidc: OidcVerifier | None = None  # the configured OIDC issuer's bearer tokens, if any
 
 
 @contextlib.asynccontextmanager
@@ -107,7 +110,8 @@ async def bootstrap(
                         settings.tick_interval_s, settings.lag_interval_s)  # fmt: skip
         ticker.start()
         stack.push_async_callback(ticker.stop)
-        yield Runtime(processor, view, reports, hub)
+        oidc = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
+        yield Runtime(processor, view, reports, hub, registry, oidc)
 
 
 async def _live_catalogue(

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from ioc_collector.adapters.kpi_files import load_kpis
 from ioc_collector.adapters.lag import LagProbe
-from ioc_collector.api import counts, dashboard, health, kpis, live, reports
+from ioc_collector.api import counts, dashboard, health, kpis, live, login, reports
+from ioc_collector.api.viewer_auth import require_viewer
 from ioc_collector.bootstrap import Parts, ProvisionTopics, bootstrap
 from ioc_collector.gc_tuning import tune_gc
 from ioc_collector.metrics import CollectorMetrics
@@ -80,15 +81,12 @@ def create_app(
         tracer_provider=parts.tracer_provider,
         checks={"kafka": parts.probe.check},
     )
-    for router in (
-        kpis.router,
-        reports.router,
-        health.router,
-        live.router,
-        counts.router,
-        dashboard.router,
-    ):
-        app.include_router(router)
+    # Every figure of the province is for signed-in viewers only (see api/viewer_auth.py).
+    viewers_only = [Depends(require_viewer)]
+    for router in (kpis.router, reports.router, health.router, live.router, counts.router):
+        app.include_router(router, dependencies=viewers_only)
+    app.include_router(dashboard.router)
+    app.include_router(login.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     return app
 

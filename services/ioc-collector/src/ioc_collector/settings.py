@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ioc_collector.domain.activity import Cadence, Thresholds
@@ -37,6 +37,34 @@ DEFAULT_THRESHOLDS: dict[Cadence, CadenceThreshold] = {
     "daily": CadenceThreshold(late=timedelta(hours=26), silent=timedelta(hours=50)),
     "monthly": CadenceThreshold(late=timedelta(days=35), silent=timedelta(days=70)),
 }
+
+
+class OidcSettings(BaseModel):
+    """Where OIDC bearer tokens come from; all three of issuer, audience, JWKS URL, or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_url: str | None = None
+    role_claim: str = Field(
+        default="roles", description='Claim holding the roles; dotted for nesting, e.g. '
+        '"realm_access.roles". Values viewer, operator or auditor let the holder in.'
+    )  # fmt: skip
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    leeway_s: float = Field(default=0.0, ge=0, description="Clock skew allowed on exp/nbf.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcSettings:
+        given = [self.issuer, self.audience, self.jwks_url]
+        if any(given) and not all(given):
+            raise ValueError("OIDC needs issuer, audience and jwks_url together")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether an issuer is configured."""
+        return self.issuer is not None
 
 
 def _instance_id() -> str:
@@ -90,6 +118,12 @@ class CollectorSettings(ServiceSettings):
         default_factory=lambda: dict(DEFAULT_THRESHOLDS),
         description='Per cadence, e.g. {"realtime": {"late": "PT5M", "silent": "PT15M"}}; '
         "cadences left out keep their defaults.",
+    )
+
+    oidc: OidcSettings = Field(
+        default_factory=OidcSettings,
+        description="An OpenID Connect issuer whose bearer tokens also sign viewers in "
+        "(IOC_COLLECTOR_OIDC__ISSUER, __AUDIENCE, __JWKS_URL, __ROLE_CLAIM); off when unset.",
     )
 
     @field_validator("health_thresholds", mode="before")

@@ -24,6 +24,7 @@ from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.registry_copy import RegistryCopy
+from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 
 ROOT = Path(__file__).resolve().parents[4]
 TOPIC = "tthc.dossier.v1"
@@ -116,6 +117,14 @@ class FakeProducer:
 
 
 class FakeRegistry:
+    """A registry copy holding only access tokens (the test viewer's, unless told otherwise)."""
+
+    def __init__(self, *changes: tuple[str, str, dict[str, Any]]) -> None:
+        self.entities = {(k, i): d for k, i, d in (changes or (viewer_change(),))}
+
+    def get(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        return self.entities.get((kind, entity_id))
+
     async def start(self, timeout_s: float = 30) -> None:
         pass
 
@@ -173,11 +182,16 @@ def dossier_log(count: int, redelivered: int) -> dict[TopicPartition, list[FakeR
     return {TopicPartition(TOPIC, 0): records}
 
 
-def app_on(settings: CollectorSettings, consumer: FakeConsumer, producer: FakeProducer) -> FastAPI:
+def app_on(
+    settings: CollectorSettings,
+    consumer: FakeConsumer,
+    producer: FakeProducer,
+    registry: FakeRegistry | None = None,
+) -> FastAPI:
     return create_app(
         settings,
         provision_topics=no_topics,
-        registry=cast(RegistryCopy, FakeRegistry()),
+        registry=cast(RegistryCopy, registry or FakeRegistry()),
         producer=cast(AIOKafkaProducer, producer),
         lag=cast(LagProbe, FakeLag()),
         consumer=cast(AIOKafkaConsumer, consumer),
@@ -185,10 +199,13 @@ def app_on(settings: CollectorSettings, consumer: FakeConsumer, producer: FakePr
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    app: FastAPI, headers: Mapping[str, str] = VIEWER_HEADERS
+) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://collector") as http:
+        base = "http://collector"
+        async with httpx.AsyncClient(transport=transport, base_url=base, headers=headers) as http:
             yield http
 
 

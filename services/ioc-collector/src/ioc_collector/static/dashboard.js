@@ -271,10 +271,20 @@ function setConnection(online) {
     ? "Trực tiếp (live)" : "Mất kết nối, đang thử lại (disconnected, retrying)";
 }
 
+// Signed out (session ended, token revoked or expired): go to the sign-in page.
+function signedOut(response) {
+  if (response.status !== 401) return false;
+  window.location.assign("/login");
+  return true;
+}
+
 function connect() {
   const events = new EventSource("/v1/stream");
   events.addEventListener("open", () => setConnection(true));
-  events.addEventListener("error", () => setConnection(false));
+  events.addEventListener("error", () => {
+    setConnection(false);
+    fetch("/v1/scorecard").then(signedOut, () => {});
+  });
   events.addEventListener("kpis", (e) => renderKpis(JSON.parse(e.data)));
   events.addEventListener("health", (e) => renderHealth(JSON.parse(e.data)));
 }
@@ -284,6 +294,7 @@ async function start() {
   document.getElementById("series-kpi").addEventListener("change", (e) => selectKpi(e.target.value));
   document.getElementById("series-dimension").addEventListener("change", () => loadSeries());
   const [kpis, health] = await Promise.all([fetch("/v1/kpis"), fetch("/v1/sources/health")]);
+  if (signedOut(kpis)) return;
   if (kpis.ok) renderKpis(await kpis.json());
   if (health.ok) renderHealth(await health.json());
   connect();
