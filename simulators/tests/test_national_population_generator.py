@@ -15,13 +15,16 @@ from lgsp_simulators.national_population.generator import (
     generate_citizens,
     permute,
 )
-from lgsp_vn.admin_units import BRVT_DISTRICTS, CCCD_PROVINCE_CODES
+from lgsp_vn.admin_units import legacy_communes, legacy_districts
 from lgsp_vn.cccd import validate_cccd
+from lgsp_vn.cccd_provinces import CCCD_PROVINCE_CODES
 from lgsp_vn.citizen import HEALTH_INSURANCE_PATTERN, Citizen, ElectronicIdentity
 
 SAMPLE_SIZE = 10_000
 # district code -> commune code -> commune name
-COMMUNES = {d.code: dict(d.communes) for d in BRVT_DISTRICTS}
+COMMUNES = {
+    d.code: {c.code: c.name for c in legacy_communes(d.code)} for d in legacy_districts("77")
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def test_addresses_are_real_units_of_ba_ria_vung_tau(sample: list[Citizen]) -> N
     districts: Counter[str] = Counter()
     for citizen in sample:
         address = citizen.permanent_address
-        assert (address.province_code, address.province_name) == ("77", "Bà Rịa - Vũng Tàu")
+        assert (address.province_code, address.province_name) == ("77", "Tỉnh Bà Rịa - Vũng Tàu")
         communes = COMMUNES[address.district_code]
         if communes:
             assert address.commune_code is not None

@@ -42,7 +42,7 @@ def test_metadata_records_the_build(built: Path) -> None:
     assert read_metadata(built) == {
         "seed": str(SEED),
         "count": str(COUNT),
-        "generator_version": "1",
+        "generator_version": "2",
         "schema_version": "1",
         "complete": "1",
     }
@@ -107,7 +107,7 @@ def test_a_failed_build_keeps_the_previous_database(built: Path) -> None:
     assert read_metadata(built) == {
         "seed": str(SEED),
         "count": str(COUNT),
-        "generator_version": "1",
+        "generator_version": "2",
         "schema_version": "1",
         "complete": "1",
     }

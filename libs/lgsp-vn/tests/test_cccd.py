@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lgsp_vn.admin_units import CCCD_PROVINCE_CODES
 from lgsp_vn.cccd import (
     CccdRule,
     hash_cccd,
@@ -16,6 +15,7 @@ from lgsp_vn.cccd import (
     parse_cccd,
     validate_cccd,
 )
+from lgsp_vn.cccd_provinces import CCCD_PROVINCE_CODES
 from lgsp_vn.sex import Sex
 
 MALE, FEMALE = Sex.MALE, Sex.FEMALE

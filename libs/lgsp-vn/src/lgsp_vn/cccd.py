@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from lgsp_vn.admin_units import CCCD_PROVINCE_CODES
+from lgsp_vn.cccd_provinces import CCCD_PROVINCE_CODES
 from lgsp_vn.sex import Sex
 
 CCCD_LENGTH = 12

@@ -9,8 +9,10 @@ Realism, and where the numbers come from:
   approximate);
 - birth-registration province: Bà Rịa - Vũng Tàu (077) for ~72%, then Hồ Chí Minh, Đồng Nai and
   the north-central provinces many residents migrated from; the rest spread evenly (assumed);
-- addresses in the province's 8 districts, weighted roughly by population (approximate), commune
-  uniform within the district; official codes from ``domain.admin_units``;
+- addresses on the three-tier map the population database still records: the province's 7
+  districts and their communes as they stood on 30/6/2025 (official codes and names from the
+  published catalogue, ``lgsp_vn.admin_units``), district weighted roughly by population
+  (approximate), commune uniform within the district;
 - electronic identity: 21.32% of all residents (the province's end-2022 figure), given only to
   those aged 14 or more (the age a chip CCCD, and so VNeID, is issued); 70% of them at level 2
   (assumed split);
@@ -22,6 +24,7 @@ numbers kept in memory.
 """
 
 import bisect
+import functools
 import hashlib
 import itertools
 import random
@@ -30,20 +33,16 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 from lgsp_simulators.national_population import vietnamese_names as names
-from lgsp_vn.admin_units import (
-    BA_RIA_VUNG_TAU,
-    BRVT_DISTRICTS,
-    CCCD_PROVINCE_CODES,
-    PROVINCES,
-)
+from lgsp_vn.admin_units import LegacyUnit, legacy_communes, legacy_districts, legacy_unit
 from lgsp_vn.cccd import make_cccd
+from lgsp_vn.cccd_provinces import CCCD_PROVINCE_CODES
 from lgsp_vn.citizen import Address, Citizen, ElectronicIdentity
 from lgsp_vn.sex import Sex
 
 _T = TypeVar("_T")
 
 # Bump when the output for a given seed changes, so stored databases get rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the map of 30/6/2025 from the published catalogue
 FIRST_BIRTH_YEAR = 1930
 LAST_BIRTH_YEAR = 2024
 REFERENCE_DATE = date(2024, 12, 31)
@@ -87,13 +86,13 @@ _BIRTH_PROVINCE_WEIGHTS = {
     "072": 5.0,
     "089": 5.0,
 }
+BA_RIA_VUNG_TAU = "77"  # the old province code, as the population database records addresses
 _DISTRICT_WEIGHTS = {
     "747": 31.0,
     "748": 11.0,
     "750": 14.0,
     "751": 13.0,
-    "752": 12.0,
-    "753": 7.0,
+    "753": 19.0,  # Long Đất: Long Điền (12) and Đất Đỏ (7), merged early in 2025
     "754": 11.5,
     "755": 0.5,
 }
@@ -149,12 +148,17 @@ _PROVINCE_CUM = _cumulative(
 )
 _SURNAMES = [s for s, _ in names.SURNAMES]
 _SURNAME_CUM = _cumulative([w for _, w in names.SURNAMES])
-_DISTRICT_CUM = _cumulative([_DISTRICT_WEIGHTS[d.code] for d in BRVT_DISTRICTS])
-_PROVINCE_NAME = PROVINCES[BA_RIA_VUNG_TAU]
 _INSURANCE_CHILD_CUM = _cumulative([w for *_, w in _INSURANCE_CHILD])
 _INSURANCE_PUPIL_CUM = _cumulative([w for *_, w in _INSURANCE_PUPIL])
 _INSURANCE_ADULT_CUM = _cumulative([w for *_, w in _INSURANCE_ADULT])
 _INSURANCE_SENIOR_CUM = _cumulative([w for *_, w in _INSURANCE_SENIOR])
+
+
+@functools.cache
+def _districts() -> tuple[tuple[tuple[LegacyUnit, tuple[LegacyUnit, ...]], ...], list[float]]:
+    """Return the province's districts with their communes, and the districts' weights."""
+    districts = tuple((d, legacy_communes(d.code)) for d in legacy_districts(BA_RIA_VUNG_TAU))
+    return districts, _cumulative([_DISTRICT_WEIGHTS[d.code] for d, _ in districts])
 
 
 def _pick(rng: random.Random, items: Sequence[_T], cum_weights: Sequence[float]) -> _T:
@@ -255,15 +259,16 @@ class CitizenGenerator:
         return f"{surname} {middle} {given}"
 
     def _address(self) -> Address:
-        district = _pick(self._rng, BRVT_DISTRICTS, _DISTRICT_CUM)
-        commune = self._rng.choice(district.communes) if district.communes else (None, None)
+        districts, cum_weights = _districts()
+        district, communes = _pick(self._rng, districts, cum_weights)
+        commune = self._rng.choice(communes) if communes else None
         return Address(
             province_code=BA_RIA_VUNG_TAU,
-            province_name=_PROVINCE_NAME,
+            province_name=legacy_unit(BA_RIA_VUNG_TAU).name,
             district_code=district.code,
             district_name=district.name,
-            commune_code=commune[0],
-            commune_name=commune[1],
+            commune_code=commune.code if commune else None,
+            commune_name=commune.name if commune else None,
         )
 
     def _electronic_identity(self, date_of_birth: date) -> ElectronicIdentity:

@@ -22,8 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from lgsp_simulators.national_population.generator import GENERATOR_VERSION, generate_batches
-from lgsp_vn.admin_units import BA_RIA_VUNG_TAU, BRVT_DISTRICTS, PROVINCES
+from lgsp_simulators.national_population.generator import (
+    BA_RIA_VUNG_TAU,
+    GENERATOR_VERSION,
+    generate_batches,
+)
+from lgsp_vn.admin_units import legacy_communes, legacy_districts, legacy_unit
 from lgsp_vn.cccd import is_well_formed
 from lgsp_vn.citizen import Address, Citizen
 
@@ -263,10 +267,11 @@ def _in_transaction(
 
 
 def _insert_admin_units(connection: sqlite3.Connection) -> None:
-    units: list[tuple[str, str, str]] = [(BA_RIA_VUNG_TAU, "province", PROVINCES[BA_RIA_VUNG_TAU])]
-    for district in BRVT_DISTRICTS:
+    province = legacy_unit(BA_RIA_VUNG_TAU)
+    units: list[tuple[str, str, str]] = [(province.code, "province", province.name)]
+    for district in legacy_districts(BA_RIA_VUNG_TAU):
         units.append((district.code, "district", district.name))
-        units.extend((code, "commune", name) for code, name in district.communes)
+        units.extend((c.code, "commune", c.name) for c in legacy_communes(district.code))
     _in_transaction(connection, "INSERT INTO admin_units VALUES (?, ?, ?)", units)
 
 
