@@ -40,11 +40,11 @@ pytestmark = pytest.mark.kafka
 Gateway = tuple[Share, httpx.AsyncClient]
 
 
-@pytest.fixture
+@pytest.fixture(params=[True, False], ids=["fast-lane", "fastapi-route"])
 async def gateway(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory
+    kafka_settings: KafkaSettings, topic_factory: TopicFactory, request: pytest.FixtureRequest
 ) -> AsyncIterator[Gateway]:
-    """Start a gateway over real HTTP on per-test topics, consumers and keys."""
+    """Start a gateway over real HTTP on per-test topics, consumers and keys (both read paths)."""
     share = await share_setup(kafka_settings, topic_factory)
     settings = GatewaySettings(
         kafka=kafka_settings,
@@ -52,6 +52,7 @@ async def gateway(
         audit_topic=share.audit,
         audit_key=AUDIT_KEY,
         cursor_key=CURSOR_KEY,
+        fast_lane=request.param,
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield share, http

@@ -3,13 +3,15 @@
 The answer is a JSON object `{"records": [...], "next": "<cursor>"}`: each record a structured
 CloudEvent (JSON format) with the extension attributes `kafkapartition` and `kafkaoffset`, its
 `data` trimmed to the consumer's approved fields. The use case is `service/pull_records.py`.
+
+The read route documented here is also served, by default, in front of FastAPI
+(`records_fast_lane.py`, setting `LGSP_GATEWAY_FAST_LANE`) with the same answers.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +20,11 @@ from lgsp_gateway.api.deps import PullDep
 from lgsp_gateway.domain.cursor import MAX_CURSOR_CHARS
 
 router = APIRouter(prefix="/v1/topics", tags=["reads"])
-TOPIC = Path(pattern=r"^[A-Za-z0-9._-]{1,249}$", description="The topic to read")
+TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
+TOPIC = Path(pattern=TOPIC_PATTERN, description="The topic to read")
+# The read's query bounds, shared with the fast lane (`records_fast_lane.py`).
+DEFAULT_POSITION, DEFAULT_MAX_RECORDS, DEFAULT_WAIT_MS = "committed", 100, 0
+MAX_RECORDS, MAX_WAIT_MS = 1000, 30_000
 
 
 class ReadRecord(BaseModel):
@@ -78,16 +84,18 @@ async def read_records(
             max_length=MAX_CURSOR_CHARS,
             description="`earliest`, `latest`, `committed` or the `next` cursor of an answer",
         ),
-    ] = "committed",
-    max_records: Annotated[int, Query(ge=1, le=1000, description="Most records answered")] = 100,
+    ] = DEFAULT_POSITION,
+    max_records: Annotated[
+        int, Query(ge=1, le=MAX_RECORDS, description="Most records answered")
+    ] = DEFAULT_MAX_RECORDS,
     wait_ms: Annotated[
-        int, Query(ge=0, le=30_000, description="Long poll: wait this long for a first record")
-    ] = 0,
+        int,
+        Query(ge=0, le=MAX_WAIT_MS, description="Long poll: wait this long for a first record"),
+    ] = DEFAULT_WAIT_MS,
 ) -> Response:
     """Answer records after the position; every read is audited before it is answered."""
     answer = await pull.read(topic, request.headers, position, max_records, wait_ms)
-    body = orjson.dumps({"records": answer.records, "next": answer.next})
-    return Response(body, media_type="application/json")
+    return Response(answer.body, media_type="application/json")
 
 
 @router.put(

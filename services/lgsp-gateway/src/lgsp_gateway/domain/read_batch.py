@@ -5,11 +5,17 @@ Each record keeps the envelope (`specversion`, `id`, `source`, `type`, `time`, `
 attributes `kafkapartition` and `kafkaoffset` (CloudEvents extension names are lower-case
 alphanumerics), and its `data` projected by the consumer's `FieldSelection`. Nothing else of the
 payload leaves the gateway.
+
+Three steps, so that the audit record can travel while the answer is rendered:
+`add_records` takes each partition's records (offset ranges and positions, per partition, not
+per record); `decode_payloads` decodes every value once and names the disclosed fields (all the
+audit needs); `render_events` builds the events (in slices, so the caller can let the audit
+record's send run in between) and `answer_body` serialises the whole answer in one go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +24,7 @@ import orjson
 from lgsp_common.minimise import FieldSelection
 
 ENVELOPE = ("specversion", "id", "source", "type", "time", "subject", "dataschema")
+MAX_TRACEPARENTS = 32  # the read's span links to at most this many producers
 
 
 class KafkaRecordLike(Protocol):
@@ -40,15 +47,15 @@ class KafkaRecordLike(Protocol):
 class ReadBatch:
     """Records of one answer, the positions after them, and what the audit needs."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[KafkaRecordLike] = field(default_factory=list)
     positions: dict[int, int] = field(default_factory=dict)
     ranges: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     disclosed: set[str] = field(default_factory=set)
     payload_bytes: int = 0
     traceparents: list[str] = field(default_factory=list)
     undecodable: int = 0
-    # Decoded payloads waiting for `project_records`; no event carries data before that.
-    unprojected: list[Any] = field(default_factory=list)
+    # Each record's decoded value (`decode_payloads`); only `render` trims it for the answer.
+    payloads: list[Any] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -63,56 +70,96 @@ class ReadBatch:
         ]
 
 
-_HEADER_NAMES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
-
-
-def _envelope(headers: Sequence[tuple[str, bytes]]) -> tuple[dict[str, Any], str | None]:
-    event: dict[str, Any] = {"specversion": "1.0"}
-    traceparent = None
-    for name, raw in headers:
-        attribute = _HEADER_NAMES.get(name)
-        if attribute is not None and raw is not None:
-            event[attribute] = raw.decode("utf-8", "replace")
-        elif name == "traceparent" and raw is not None:
-            traceparent = raw.decode("ascii", "replace")
-    return event, traceparent
-
-
 def add_records(
-    batch: ReadBatch,
-    records: Iterable[KafkaRecordLike],
-    selection: FieldSelection,
-    start: Mapping[int, int],
+    batch: ReadBatch, records: Sequence[KafkaRecordLike], start: Mapping[int, int]
 ) -> None:
-    """Append records (one partition's, in offset order) and advance that partition's position.
+    """Append one partition's records (in offset order) and advance that partition's position."""
+    if not records:
+        return
+    partition = records[0].partition
+    wanted = start.get(partition, 0)
+    if records[0].offset < wanted:  # a record before the cursor (never expected after a seek)
+        records = [record for record in records if record.offset >= wanted]
+        if not records:
+            return
+    first, last = records[0].offset, records[-1].offset
+    first, _, count = batch.ranges.get(partition, (first, last, 0))
+    batch.ranges[partition] = (first, last, count + len(records))
+    batch.positions[partition] = last + 1
+    batch.records.extend(records)
 
-    The events get their data from `project_records`; what the audit needs (offset ranges,
-    disclosed field names) is known here already, so its record can be on its way meanwhile.
-    """
-    for record in records:
-        if record.offset < start.get(record.partition, 0):
-            continue  # a record before the cursor (never expected after a seek): not twice
-        event, traceparent = _envelope(record.headers)
-        batch.payload_bytes += len(record.value or b"")
+
+def decode_payloads(batch: ReadBatch, selection: FieldSelection) -> None:
+    """Decode every record's value once, and name the fields the answer discloses."""
+    loads, payloads, size = orjson.loads, batch.payloads, 0
+    for record in batch.records[len(payloads) :]:
+        value = record.value
+        if not value:
+            payloads.append(None)
+            continue
+        size += len(value)
         try:
-            data = orjson.loads(record.value) if record.value else None
+            payloads.append(loads(value))
         except orjson.JSONDecodeError:
-            data, batch.undecodable = None, batch.undecodable + 1
+            payloads.append(None)
+            batch.undecodable += 1
+    batch.payload_bytes += size
+    every = len(selection.pointers)
+    for data in payloads:  # usually the first record already shows every field
+        if len(batch.disclosed) >= every:
+            break
+        batch.disclosed.update(selection.disclosed(data))
+
+
+_ATTRIBUTES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
+# Attributes whose values repeat from record to record: decoded once, then looked up.
+_REPEATING = frozenset({"ce_specversion", "ce_source", "ce_type", "ce_dataschema", "content-type"})
+_TEXTS: dict[bytes, str] = {}
+_MAX_TEXTS = 4096
+
+
+def _text(raw: bytes) -> str:
+    found = _TEXTS.get(raw)
+    if found is None:
+        if len(_TEXTS) >= _MAX_TEXTS:
+            _TEXTS.clear()
+        found = _TEXTS[raw] = raw.decode("utf-8", "replace")
+    return found
+
+
+def render_events(
+    batch: ReadBatch, selection: FieldSelection, lo: int = 0, hi: int | None = None
+) -> list[dict[str, Any]]:
+    """Return records `lo` to `hi` of the batch as CloudEvents, their data trimmed."""
+    if len(batch.payloads) != len(batch.records):
+        raise ValueError("decode_payloads must run before render_events")
+    project, attributes, repeating = selection.project, _ATTRIBUTES, _REPEATING
+    traceparents = batch.traceparents
+    events = []
+    for record, data in zip(batch.records[lo:hi], batch.payloads[lo:hi], strict=True):
+        event: dict[str, Any] = {"specversion": "1.0"}
+        for name, raw in record.headers:
+            if raw is None:
+                continue
+            attribute = attributes.get(name)
+            if attribute is not None:
+                event[attribute] = (
+                    _text(raw) if name in repeating else raw.decode("utf-8", "replace")
+                )
+            elif name == "traceparent" and len(traceparents) < MAX_TRACEPARENTS:
+                traceparents.append(raw.decode("ascii", "replace"))
         event["kafkapartition"] = record.partition
         event["kafkaoffset"] = record.offset
-        batch.unprojected.append(data)
-        if len(batch.disclosed) < len(selection.pointers):  # until every field was seen
-            batch.disclosed.update(selection.disclosed(data))
-        batch.records.append(event)
-        if traceparent:
-            batch.traceparents.append(traceparent)
-        first, _, count = batch.ranges.get(record.partition, (record.offset, 0, 0))
-        batch.ranges[record.partition] = (first, record.offset, count + 1)
-        batch.positions[record.partition] = record.offset + 1
+        event["data"] = project(data)
+        events.append(event)
+    return events
 
 
-def project_records(batch: ReadBatch, selection: FieldSelection) -> None:
-    """Give every event of the batch its data, trimmed to the selected fields."""
-    for event, data in zip(batch.records, batch.unprojected, strict=True):
-        event["data"] = selection.project(data)
-    batch.unprojected.clear()
+def answer_body(events: list[dict[str, Any]], next_cursor: str) -> bytes:
+    """Return the answer `{"records": [...], "next": ...}` as JSON bytes."""
+    return orjson.dumps({"records": events, "next": next_cursor})
+
+
+def render(batch: ReadBatch, selection: FieldSelection, next_cursor: str) -> bytes:
+    """Return the whole answer as JSON bytes (`render_events`, then `answer_body`)."""
+    return answer_body(render_events(batch, selection), next_cursor)

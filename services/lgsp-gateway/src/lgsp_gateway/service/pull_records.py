@@ -30,7 +30,13 @@ from lgsp_gateway.adapters.reader_pool import ReaderPool, TopicFeed
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.cursor import Cursor, CursorError, decode_cursor, encode_cursor
-from lgsp_gateway.domain.read_batch import ReadBatch, add_records, project_records
+from lgsp_gateway.domain.read_batch import (
+    ReadBatch,
+    add_records,
+    answer_body,
+    decode_payloads,
+    render_events,
+)
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
 from lgsp_gateway.service.gatekeeper import Call
 from lgsp_gateway.service.outcomes import Outcomes
@@ -41,15 +47,19 @@ RECHECK_S = 0.25
 KEYWORDS = ("earliest", "latest", "committed")
 READ_ACTION = "event.read"
 COMMIT_ACTION = "event.commit"
+AUDIT_HEAD_START = 3  # loop turns that carry the audit record onto the wire before rendering
+RENDER_SLICE = 100  # records rendered between two turns of the loop
 
 
 @dataclass(frozen=True)
 class PullAnswer:
-    """One answer: the records, the cursor after them, and the positions it encodes."""
+    """One answer: its JSON body (`{"records": [...], "next": ...}`), the cursor after the
+    records, the positions it encodes and how many records it holds."""
 
-    records: list[dict[str, Any]]
+    body: bytes
     next: str
     positions: dict[int, int]
+    count: int
 
 
 def cursor_problem(error: CursorError) -> Rejection:
@@ -77,6 +87,21 @@ def kafka_unavailable(retry_after: int, detail: str) -> Rejection:
         detail,
         headers={"Retry-After": str(retry_after)},
     )
+
+
+async def _render(batch: ReadBatch, selection: FieldSelection, token: str) -> bytes:
+    """Render the answer in slices, yielding to the loop between them.
+
+    The audit record's task needs a few turns of the loop to be signed, handed to the producer
+    and sent; rendering without yielding would only start it once the answer is ready.
+    """
+    for _ in range(AUDIT_HEAD_START):
+        await asyncio.sleep(0)
+    events: list[dict[str, Any]] = []
+    for lo in range(0, batch.count, RENDER_SLICE):
+        events += render_events(batch, selection, lo, lo + RENDER_SLICE)
+        await asyncio.sleep(0)
+    return answer_body(events, token)
 
 
 class PullRecords:
@@ -182,18 +207,19 @@ class PullRecords:
             batch = ReadBatch(positions=dict(start))
             selection = self._selection(caller)
             for records in fetched.values():
-                add_records(batch, records, selection, start)
+                add_records(batch, records, start)
+            decode_payloads(batch, selection)
             audit = asyncio.create_task(self._audit_read(call, caller, batch))
-            try:  # trim while the audit record travels; answer only once it is acknowledged
-                project_records(batch, selection)
+            try:  # render while the audit record travels; answer only once it is acknowledged
+                token = encode_cursor(Cursor(caller.id, topic, batch.positions), self._key)
+                body = await _render(batch, selection, token)
             finally:
                 await audit
         except Rejection as rejection:
             await self._refused(call, caller, rejection, READ_ACTION)
             raise
         self._tracing.read(caller.id, topic, batch, feed.lag(batch.positions))
-        token = encode_cursor(Cursor(caller.id, topic, batch.positions), self._key)
-        return PullAnswer(batch.records, token, batch.positions)
+        return PullAnswer(body, token, batch.positions, batch.count)
 
     async def _audit_read(self, call: Call, caller: Caller, batch: ReadBatch) -> None:
         fields: dict[str, Any] = {

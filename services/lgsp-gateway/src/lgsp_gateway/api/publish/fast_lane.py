@@ -20,6 +20,7 @@ from opentelemetry import propagate, trace
 from starlette.types import Receive, Scope, Send
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
+from lgsp_gateway.api.records_fast_lane import match_read, serve_read
 from lgsp_gateway.bootstrap import Runtime
 from lgsp_gateway.service.publish_after_ack import PublishAfterAck
 
@@ -29,22 +30,22 @@ _PATH = re.compile(r"^/v1/topics/([A-Za-z0-9._-]{1,249})/events$")
 
 
 class FastLaneApp(FastAPI):
-    """FastAPI plus the fast lane for single-event publishing."""
+    """FastAPI plus the fast lanes for single-event publishing and pull reads."""
 
     fast_lane_tracer: trace.Tracer | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve single-event publishes directly; everything else goes through FastAPI."""
+        """Serve single-event publishes and pull reads directly; the rest goes through FastAPI."""
         runtime: Runtime | None = getattr(self.state, "runtime", None)
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and runtime is not None
-            and runtime.settings.fast_lane
-        ):
-            found = _PATH.match(scope["path"])
-            if found:
-                await self._publish(runtime.publish, found.group(1), scope, receive, send)
+        if scope["type"] == "http" and runtime is not None and runtime.settings.fast_lane:
+            if scope["method"] == "POST":
+                found = _PATH.match(scope["path"])
+                if found:
+                    await self._publish(runtime.publish, found.group(1), scope, receive, send)
+                    return
+            elif scope["method"] == "GET" and (read := match_read(scope)) is not None:
+                tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
+                await serve_read(self, runtime, tracer, read, scope, send)  # records_fast_lane.py
                 return
         await super().__call__(scope, receive, send)
 
