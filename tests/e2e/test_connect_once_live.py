@@ -167,7 +167,9 @@ async def test_a_department_unknown_at_build_time_connects_once_live(
             httpx.AsyncClient(base_url=platform.urls["gateway"], timeout=30)
         )
         collector = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=platform.urls["collector"], timeout=30)
+            httpx.AsyncClient(
+                base_url=platform.urls["collector"], timeout=30, headers=platform.viewer_headers
+            )
         )
         key = await onboard(registry, topic, source)
 
@@ -204,7 +206,8 @@ async def test_a_department_unknown_at_build_time_connects_once_live(
         await publish(gateway, topic, key, range(70, 80))  # both replicas see the rebalance
         expected = Counter(enrolment(n)["school_code"] for n in range(80) if enrolment(n)["online"])
         want.update({school: float(expected[school]) for school in SCHOOLS})
-        async with httpx.AsyncClient(base_url=second, timeout=30) as replica:
+        viewer = platform.viewer_headers  # the replica follows the same registry: same viewers
+        async with httpx.AsyncClient(base_url=second, timeout=30, headers=viewer) as replica:
             await until(lambda: backfilled(replica), "the same values on a second replica")
             await until(backfilled, "the same values on the first replica")
 

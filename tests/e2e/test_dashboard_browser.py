@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from browser_sign_in import sign_in
 from playwright.async_api import Browser, Page, expect
 
 from ioc_collector.main import create_app
@@ -23,6 +24,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
+from lgsp_devkit.viewers import VIEWER_TOKEN, viewer_change
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +58,8 @@ async def dashboard(
     source = {"id": "dvc-portal", "organisation_id": "vp-ubnd", "topic": topic,
               "name": "Cổng dịch vụ công tỉnh", "cadence": "realtime", "status": "active",
               "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
-    await publish_registry_changes(kafka_settings, registry, [("source", "dvc-portal", source)])
+    changes = [("source", "dvc-portal", source), viewer_change()]  # viewer: VIEWER_TOKEN
+    await publish_registry_changes(kafka_settings, registry, changes)
     kpis = tmp_path / "kpis"
     kpis.mkdir()
     (kpis / "submitted.yaml").write_text(KPI.format(topic=topic))
@@ -106,7 +109,7 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(url + "/")
+    await sign_in(page, url, VIEWER_TOKEN)  # the figures are for signed-in viewers only
     tile = page.locator('[data-kpi-id="submitted"]')
     await expect(tile.locator(".title-vi")).to_have_text("Hồ sơ nộp")
     await expect(tile.locator(".title-en")).to_have_text("Dossiers submitted")
@@ -136,9 +139,14 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
     assert path.stat().st_size > 10_000
     assert errors == []
 
-    report = await browser.new_page(viewport={"width": 1400, "height": 900})
+    report = await page.context.new_page()  # the same browser session: signed in
     await report.goto(url + "/v1/reports/2024-09", wait_until="load")  # the events' month
     row = report.locator('tr[data-kpi="submitted"]')
     await expect(row).to_contain_text("Đạt (met)")
     await expect(row.locator("svg.spark")).to_be_visible()
     await screenshot(report, "monthly-report.png")
+
+    await page.click("#logout")  # signing out ends the session for every tab
+    await expect(page).to_have_url(url + "/login")
+    signed_out = await report.goto(url + "/v1/kpis")
+    assert signed_out is not None and signed_out.status == 401

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from browser_sign_in import sign_in
 from playwright.async_api import Browser, Page, expect
 
 from lgsp_common.settings import KafkaSettings
@@ -68,7 +69,7 @@ async def test_dashboard_shows_departments_healthy_then_one_silent(
             page = await browser.new_page(viewport={"width": 1400, "height": 1100})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(platform.urls["collector"] + "/")
+            await sign_in(page, platform.urls["collector"], platform.viewer_token)
             await expect(page.locator("#connection")).to_have_attribute("data-state", "online")
             for source in SOURCES:
                 row = page.locator(f'tr[data-source-id="{source}"]')

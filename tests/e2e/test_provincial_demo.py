@@ -117,7 +117,9 @@ async def test_default_scenario_kpis_equal_the_ground_truth(
         assert truth["verifications"].get("match", 0) > 50
         expected = {topic: item["count"] for topic, item in truth["topics"].items()}
         assert sum(expected.values()) + len(truth["invalid"]) >= EVENTS
-        async with httpx.AsyncClient(base_url=platform.urls["collector"], timeout=30) as http:
+        async with httpx.AsyncClient(
+            base_url=platform.urls["collector"], timeout=30, headers=platform.viewer_headers
+        ) as http:
             counts = await wait_consumed(http, expected)
             assert counts == expected  # nothing more than what was sent
             await _check_tiles(http, truth["kpis"])

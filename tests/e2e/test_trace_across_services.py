@@ -81,7 +81,9 @@ async def test_one_health_event_is_one_trace_across_every_service(
         assert simulation.document is not None
         assert simulation.document["verifications"] == {"match": 1}
         expected = {VISIT: 1, "population.verification.v1": 1}
-        async with httpx.AsyncClient(base_url=platform.urls["collector"]) as http:
+        async with httpx.AsyncClient(
+            base_url=platform.urls["collector"], headers=platform.viewer_headers
+        ) as http:
             await wait_consumed(http, expected)
         await asyncio.sleep(1.5)  # the collector ends a batch's spans once it is applied
 

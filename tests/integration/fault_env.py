@@ -31,6 +31,7 @@ from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_devkit.kafka_local import free_port
 from lgsp_devkit.testing import new_api_key, publish_registry_changes, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 from lgsp_gateway.main import create_app
 from lgsp_gateway.settings import GatewaySettings
 
@@ -71,8 +72,10 @@ async def gateway(kafka: KafkaSettings, topics: Topics) -> AsyncIterator[tuple[s
     """Serve a gateway on the cluster over real HTTP; yields (base URL, API key)."""
     keys = {name: new_api_key()[1] for name in ("main", "other", "revoked")}
     await publish_registry_changes(
-        kafka, topics.registry, registry_entities(topics.data, topics.other, keys)
-    )
+        kafka,
+        topics.registry,
+        [*registry_entities(topics.data, topics.other, keys), viewer_change()],
+    )  # the viewer reads the collector's figures
     settings = GatewaySettings(
         kafka=kafka,
         registry_topic=topics.registry,
@@ -295,9 +298,20 @@ class Collector:
         """Return events seen, dossiers counted and duplicates skipped (empty while starting)."""
         with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
             window = "from=2024-10-01T00:00:00%2B07:00&to=2024-10-02T00:00:00%2B07:00"
-            series = (await http.get(f"{self.url}/v1/kpis/dossiers/series?{window}")).json()
-            tiles = {t["id"]: t for t in (await http.get(f"{self.url}/v1/kpis")).json()["kpis"]}
-            counts = (await http.get(f"{self.url}/v1/streams/counts")).json()
+            series = (
+                await http.get(
+                    f"{self.url}/v1/kpis/dossiers/series?{window}", headers=VIEWER_HEADERS
+                )
+            ).json()
+            tiles = {
+                t["id"]: t
+                for t in (await http.get(f"{self.url}/v1/kpis", headers=VIEWER_HEADERS)).json()[
+                    "kpis"
+                ]
+            }
+            counts = (
+                await http.get(f"{self.url}/v1/streams/counts", headers=VIEWER_HEADERS)
+            ).json()
             return {
                 "events": sum(s["events"] for s in counts["sources"]),
                 "dossiers": sum(p["value"] or 0 for p in series["points"]),

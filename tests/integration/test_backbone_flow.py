@@ -17,6 +17,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 from lgsp_gateway.main import create_app as create_gateway
 from lgsp_gateway.settings import GatewaySettings
 
@@ -55,6 +56,7 @@ async def register(kafka: KafkaSettings, registry: str, topic: str) -> str:
             ("source", "tthc-portal", source),
             ("contract", contract["id"], contract),
             ("api_key", key_id, api_key),
+            viewer_change(),  # the collector's figures are read as a viewer
         ],
     )
     return key
@@ -94,7 +96,7 @@ async def wait_for_count(client: httpx.AsyncClient, url: str, topic: str, expect
     """Poll the collector until it counted `expected` events on `topic`."""
     seen: list[Any] = []
     for _ in range(100):
-        body = (await client.get(url + "/v1/streams/counts")).json()
+        body = (await client.get(url + "/v1/streams/counts", headers=VIEWER_HEADERS)).json()
         seen = [s for s in body["sources"] if s["topic"] == topic]
         if sum(s["events"] for s in seen) >= expected:
             assert seen == [{"topic": topic, "source": "/sources/tthc-portal", "events": expected}]
@@ -111,7 +113,9 @@ async def test_event_flows_from_gateway_through_kafka_to_collector(
     key = await register(kafka_settings, registry, topic)
     gateway = create_gateway(GatewaySettings(kafka=kafka_settings, registry_topic=registry))
     collector = create_collector(
-        CollectorSettings(kafka=kafka_settings, topics=[topic], group_id=f"ioc-{topic}")
+        CollectorSettings(
+            kafka=kafka_settings, topics=[topic], group_id=f"ioc-{topic}", registry_topic=registry
+        )
     )
     async with serve(gateway) as gw_url, serve(collector) as ioc_url, httpx.AsyncClient() as http:
         headers = binary_headers("/sources/tthc-portal", key)

@@ -23,6 +23,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +91,9 @@ async def env(
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
     dlq, kpi_topic = await topic_factory("dlq"), await topic_factory("kpi")
     await publish_registry_changes(
-        kafka_settings, registry, registered_sources(topic, datetime.now(UTC).isoformat())
+        kafka_settings,
+        registry,
+        [*registered_sources(topic, datetime.now(UTC).isoformat()), viewer_change()],
     )
     contracts, kpis = write_files(tmp_path, topic)
     settings = CollectorSettings(
@@ -161,7 +164,7 @@ async def test_poison_records_are_counted_and_skipped(env: Env) -> None:
         bad_contract,
         valid_after,
     ])  # fmt: skip
-    async with httpx.AsyncClient(base_url=env.url) as http:
+    async with httpx.AsyncClient(base_url=env.url, headers=VIEWER_HEADERS) as http:
 
         async def counted() -> Any:
             body = (await http.get("/v1/streams/counts")).json()
@@ -188,7 +191,7 @@ async def test_catalogue_series_and_snapshots_follow_the_events(env: Env) -> Non
         event(dossier(2, district_code="747")),
         event(dossier(3, district_code="748")),
     ])  # fmt: skip
-    async with httpx.AsyncClient(base_url=env.url) as http:
+    async with httpx.AsyncClient(base_url=env.url, headers=VIEWER_HEADERS) as http:
 
         async def three() -> Any:
             found = await tile(http, env.url)
@@ -239,7 +242,7 @@ async def read_snapshots(kafka: KafkaSettings, topic: str) -> dict[str, Any]:
 
 async def test_live_stream_sends_kpi_changes(env: Env) -> None:
     async with (
-        httpx.AsyncClient(base_url=env.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=env.url, timeout=30, headers=VIEWER_HEADERS) as http,
         http.stream("GET", "/v1/stream") as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -271,7 +274,7 @@ async def test_source_turns_late_then_silent_and_rejections_are_counted(env: Env
     await send(env.kafka, env.topic, [event(dossier(1))])
     sent_at = time.monotonic()
     statuses: list[tuple[float, str]] = []
-    async with httpx.AsyncClient(base_url=env.url) as http:
+    async with httpx.AsyncClient(base_url=env.url, headers=VIEWER_HEADERS) as http:
 
         async def portal() -> dict[str, Any]:
             rows = (await http.get("/v1/sources/health")).json()["sources"]

@@ -22,6 +22,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
 pytestmark = pytest.mark.kafka
 TOPIC_DIR = Path(__file__).resolve().parents[2] / "contracts/topics/tthc.dossier.v1"
@@ -73,10 +74,11 @@ async def test_a_failed_batch_is_replayed_from_the_committed_state(
 ) -> None:
     topic = await topic_factory("tthc", 1)
     contracts, kpis = write_files(tmp_path, topic)
+    registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    await publish_viewer(kafka_settings, registry)
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=contracts, kpis_dir=kpis, topics=[topic],
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3",
-        registry_topic=await topic_factory("registry", 1, **{"cleanup.policy": "compact"}),
+        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
         dlq_topic=await topic_factory("dlq"), kpi_topic=await topic_factory("kpi"),
         tick_interval_s=0.2,
     )  # fmt: skip
@@ -97,7 +99,10 @@ async def test_a_failed_batch_is_replayed_from_the_committed_state(
                    data={**VALID, "dossier_id": f"H03-{n}"})
         for n in range(5)
     ]  # fmt: skip
-    async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers=VIEWER_HEADERS) as http,
+    ):
         await produce(kafka_settings, topic, [*events, events[2]])  # one redelivery
         deadline = time.monotonic() + 30
         while (found := await tile(http))["current"]["value"] != 5:

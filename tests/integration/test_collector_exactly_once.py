@@ -33,6 +33,7 @@ from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.kafka_local import free_port
 from lgsp_devkit.testing import TopicFactory
+from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 VN = timezone(timedelta(hours=7))
@@ -159,6 +160,7 @@ async def setup(
     """Create the per-test topics and the collector environment (one shared SQLite file)."""
     topic = await topic_factory("tthc", PARTITIONS)
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    await publish_viewer(kafka_settings, registry)  # the figures are read as a viewer
     dlq, kpi_topic = await topic_factory("dlq"), await topic_factory("kpi")
     (tmp_path / "contracts").mkdir()
     env = {
@@ -361,7 +363,7 @@ async def test_sigkill_five_times_gives_the_uninterrupted_figures(
     stream = known_stream(seed=11, count=3000)
     wanted = as_expected(expected_kpis(stream), stream)
     assert wanted["late"] > 20 and wanted["duplicates"] > 20  # the stream exercises both rules
-    async with collectors(setup) as started, httpx.AsyncClient() as http:
+    async with collectors(setup) as started, httpx.AsyncClient(headers=VIEWER_HEADERS) as http:
         producing = asyncio.create_task(produce(kafka_settings, setup.topic, stream, 50))
         for n in range(5):
             started.append(Collector(setup, f"c{n}"))
@@ -381,7 +383,7 @@ async def test_two_instances_with_rebalances_and_kills_give_the_same_figures(
     rng = random.Random(7)
     stream = known_stream(seed=23, count=3000)
     wanted = as_expected(expected_kpis(stream), stream)
-    async with collectors(setup) as started, httpx.AsyncClient() as http:
+    async with collectors(setup) as started, httpx.AsyncClient(headers=VIEWER_HEADERS) as http:
         a, b = Collector(setup, "a0"), Collector(setup, "b0")
         started += [a, b]
         producing = asyncio.create_task(produce(kafka_settings, setup.topic, stream, 50))

@@ -35,6 +35,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(150)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,7 @@ async def env(kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_pa
     """Topics of their own, a contracts folder with the dossier contract, a one-KPI seed."""
     topic = await topic_factory("edu")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    await publish_viewer(kafka_settings, registry)  # the figures are read as a viewer
     contract = tmp_path / "contracts" / "topics" / topic
     contract.mkdir(parents=True)
     (contract / "v1.schema.json").write_text(json.dumps(SCHEMA))
@@ -153,7 +155,10 @@ async def test_a_source_registered_at_runtime_is_consumed_and_its_health_is_true
     env: Env,
 ) -> None:
     before = await publish(env.kafka, env.topic, 0, 5)  # before the source exists anywhere
-    async with serve(create_app(env.settings)) as url, httpx.AsyncClient(timeout=10) as http:
+    async with (
+        serve(create_app(env.settings)) as url,
+        httpx.AsyncClient(timeout=10, headers=VIEWER_HEADERS) as http,
+    ):
         assert await health_row(http, url) is None
         await register(env, "source", "sgd-enrol", source(env.topic))
         registered = time.monotonic()
@@ -220,7 +225,9 @@ async def test_a_kpi_pushed_at_runtime_is_backfilled_served_by_replicas_and_remo
     await register(env, "source", "sgd-enrol", source(env.topic))
     sent = await publish(env.kafka, env.topic, 0, 40)
     async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=10, headers=VIEWER_HEADERS)
+        )
         first = await stack.enter_async_context(serve(create_app(env.settings)))
 
         async def seed_counted() -> bool:

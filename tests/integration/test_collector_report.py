@@ -26,6 +26,7 @@ from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, serve
+from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +92,7 @@ async def env(
     """Start a collector over a per-test dossier topic with the three KPIs above."""
     topic = await topic_factory("tthc")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    await publish_viewer(kafka_settings, registry)  # the figures are read as a viewer
     dlq, kpi_topic = await topic_factory("dlq"), await topic_factory("kpi")
     contract = tmp_path / "contracts" / "topics" / topic
     contract.mkdir(parents=True)
@@ -161,7 +163,7 @@ async def test_last_months_report_as_xlsx_equals_the_kpis_for_that_month(env: En
         env.kafka, env.topic, [dossier(n, 3 if n < 3 else 17, c) for n, c in enumerate(channels)]
     )
     month = last_month().id
-    async with httpx.AsyncClient(base_url=env.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=env.url, timeout=30, headers=VIEWER_HEADERS) as http:
 
         async def all_in() -> Any:
             body = (await http.get("/v1/kpis", params={"period": month})).json()
@@ -221,7 +223,7 @@ async def test_last_months_report_as_xlsx_equals_the_kpis_for_that_month(env: En
 
 async def test_the_scorecard_and_a_bad_period(env: Env) -> None:
     await publish(env.kafka, env.topic, [dossier(1, 5, "paper"), dossier(2, 5, "paper")])
-    async with httpx.AsyncClient(base_url=env.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=env.url, timeout=30, headers=VIEWER_HEADERS) as http:
 
         async def counted() -> Any:
             card = (await http.get("/v1/scorecard")).json()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -46,11 +47,19 @@ def readiness(urls: list[str]) -> list[int]:
         return [client.get(url + "/readyz").status_code for url in urls]
 
 
-def kpis_move(collector: str, timeout_s: float = 60) -> bool:
+def viewer_token(output: str) -> str:
+    """Return the viewer token the run command printed for the dashboard's sign-in."""
+    found = re.search(r"Đăng nhập / Sign in with: (lgsp_at_\S+)", output)
+    assert found is not None, output
+    return found.group(1)
+
+
+def kpis_move(collector: str, token: str, timeout_s: float = 60) -> bool:
     """Tell whether the collector consumes the simulated departments' events, more and more."""
     deadline = time.monotonic() + timeout_s
     seen: list[int] = []
-    with httpx.Client(base_url=collector, timeout=10) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=collector, timeout=10, headers=headers) as client:
         while time.monotonic() < deadline:
             rows = client.get("/v1/streams/counts").json()["sources"]
             topics = {row["topic"] for row in rows}
@@ -134,7 +143,10 @@ def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{8093 + offset}" in output  # the population upstream
         assert "Population: 2,000 citizens built" in output
         assert readiness(urls) == [200, 200, 200, 200]
-        assert kpis_move(urls[2]), (tmp_path / "logs" / "simulator.log").read_text()[-3000:]
+        token = viewer_token(output)
+        assert httpx.get(urls[2] + "/v1/kpis", timeout=10).status_code == 401  # needs a viewer
+        logs = tmp_path / "logs" / "simulator.log"
+        assert kpis_move(urls[2], token), logs.read_text()[-3000:]
 
         kafka.stop()
         deadline = time.monotonic() + 30

@@ -33,6 +33,7 @@ from lgsp_common.topics import TopicSpec, contract_topics
 from lgsp_devkit.kafka_local import free_port
 from lgsp_devkit.testing import serve
 from lgsp_devkit.topic_guard import TopicJanitor
+from lgsp_devkit.viewers import issue_viewer_token
 
 OPERATOR_TOKEN = "in-process-operator-token-0123456789"  # noqa: S105 - a test platform's token
 GATEWAY_TOKEN = "in-process-gateway-to-adapter-token"  # noqa: S105
@@ -52,6 +53,13 @@ class InProcessPlatform:
     collector_settings: Any = None
     # What created this run's topics (and, on a cluster the tests did not start, deletes them).
     janitor: TopicJanitor | None = None
+    # A viewer's access token the registry issued at start (the collector needs a viewer).
+    viewer_token: str = ""
+
+    @property
+    def viewer_headers(self) -> dict[str, str]:
+        """Return the headers that sign a request to the collector in as the viewer."""
+        return {"Authorization": f"Bearer {self.viewer_token}"}
 
 
 async def recreate_data_topics(
@@ -189,6 +197,7 @@ async def in_process_platform(
         apps = _build_apps(janitor, workdir, platform.topics, collector)
         platform.collector_settings = apps.pop("settings")
         async with _serve_all(kafka, workdir, platform, apps, citizens):
+            platform.viewer_token = await _viewer_token(platform)
             yield platform
     finally:
         await janitor.cleanup()
@@ -219,6 +228,19 @@ async def _serve_all(
         platform.urls["webhooks"] = await stack.enter_async_context(serve(apps["webhooks"]))
         platform.apps = apps
         yield
+
+
+async def _viewer_token(platform: InProcessPlatform, timeout_s: float = 60.0) -> str:
+    """Have the registry issue a viewer token; return it once the collector lets it in."""
+    token = str((await issue_viewer_token(platform.urls["registry"], platform.token))["token"])
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient(base_url=platform.urls["collector"], timeout=10) as http:
+        while (await http.get("/v1/scorecard", headers=headers)).status_code == 401:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the collector never accepted the viewer token")
+            await asyncio.sleep(0.1)
+    return token
 
 
 async def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> list[Any]:

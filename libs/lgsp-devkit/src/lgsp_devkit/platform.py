@@ -25,11 +25,13 @@ import httpx
 from lgsp_common.settings import KafkaSettings, repo_root
 from lgsp_common.topics import TopicSpec, contract_topics, ensure_topics, platform_topics
 from lgsp_devkit.kafka_local import LocalKafka, die_with_parent
+from lgsp_devkit.viewers import VIEWER_TOKEN_FILE, dashboard_viewer
 from lgsp_simulators.demo import (
     POPULATION_RESOURCE,
     POPULATION_SOURCE,
     DemoSettings,
     build_population,
+    operator_token,
     seed_registry,
     simulator_command,
 )
@@ -111,6 +113,9 @@ class Platform:
         seed_registry(self.url(SERVICES[0]), self.var_dir, self.say)
         self._start_simulator()
         self.say(f"Dashboard (IOC): {self.url(SERVICES[2])}/")
+        viewer = dashboard_viewer(self.url(SERVICES[0]), operator_token(self.var_dir) or "",
+                                  self.var_dir / VIEWER_TOKEN_FILE)  # fmt: skip
+        self.say(f"  Đăng nhập / Sign in with: {viewer}")
 
     def _build_population(self) -> None:
         path = self.var_dir / "population" / "citizens.sqlite"

@@ -8,16 +8,20 @@ real registry asks it for a token (`issue_viewer_token`).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from lgsp_common.access_tokens import KIND, parse_access_token
 from lgsp_common.api_keys import hash_api_key
+from lgsp_common.settings import KafkaSettings
 
 VIEWER_TOKEN = "lgsp_at_0123abcd_test-viewer-token-not-a-secret-000"  # noqa: S105 - tests only
 VIEWER_HEADERS = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+VIEWER_TOKEN_FILE = "ioc-collector/viewer-token"  # noqa: S105 - under the run's var dir
 
 
 def viewer_change(
@@ -46,3 +50,32 @@ async def issue_viewer_token(
         answer.raise_for_status()
         found: dict[str, Any] = answer.json()
         return found
+
+
+async def publish_viewer(
+    kafka: KafkaSettings, registry_topic: str, token: str = VIEWER_TOKEN
+) -> None:
+    """Put a usable viewer token on a test's own registry topic (as the registry would)."""
+    from lgsp_devkit.testing import publish_registry_changes  # noqa: PLC0415 - pytest's world
+
+    await publish_registry_changes(kafka, registry_topic, [viewer_change(token)])
+
+
+def dashboard_viewer(registry_url: str, operator_token: str, token_file: Path) -> str:
+    """Return a viewer token for the local dashboard: the one kept in `token_file` while the
+    registry still lists it unrevoked, else a new one the registry issues (kept there, 0600)."""
+    headers = {"Authorization": f"Bearer {operator_token}"}
+    with httpx.Client(base_url=registry_url, timeout=30, headers=headers) as http:
+        kept = token_file.read_text("utf-8").strip() if token_file.is_file() else ""
+        kept_id = parse_access_token(kept) if kept else None
+        if kept_id is not None:
+            listed = http.get("/v1/tokens").raise_for_status().json()
+            if any(t["id"] == kept_id and t["revoked_at"] is None for t in listed):
+                return kept
+        body = {"name": "Lãnh đạo (local demo) / Leader", "role": "viewer"}
+        token = str(http.post("/v1/tokens", json=body).raise_for_status().json()["token"])
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
