@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,17 @@ CE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject", "data
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 Headers = list[tuple[str, bytes]]
+# The CloudEvents extension attribute that declares an event part of a historical import run
+# (its value is the run id); carried on Kafka as the `ce_lgspimport` header. See
+# contracts/envelope/README.md: such events may fill windows that were never live.
+IMPORT_EXTENSION = "lgspimport"
+IMPORT_RUN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_IMPORT_RUN = re.compile(IMPORT_RUN_PATTERN)
+
+
+def valid_import_run(value: object) -> bool:
+    """Tell whether a value is a well-formed import run id (1-64 characters, no spaces)."""
+    return isinstance(value, str) and _IMPORT_RUN.fullmatch(value) is not None
 
 
 class CloudEvent(BaseModel):

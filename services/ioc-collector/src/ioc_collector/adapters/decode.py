@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from ioc_collector.domain.events import EventBatch, EventView
-from lgsp_common.envelope import from_kafka
+from lgsp_common.envelope import IMPORT_EXTENSION, from_kafka, valid_import_run
 from lgsp_common.schemas import runtime_validator
 from lgsp_common.topics import load_contract
 
@@ -88,6 +88,9 @@ def event_from_record(record: Record, validators: ContractValidators) -> EventVi
         return Poison("not_cloudevent", str(exc)[:200])
     if not isinstance(payload, dict):
         return Poison("contract", "the payload is not a JSON object")
+    import_run = event.extensions().get(IMPORT_EXTENSION)
+    if import_run is not None and not valid_import_run(import_run):
+        return Poison("not_cloudevent", f"{IMPORT_EXTENSION} is not a valid import run id")
     validator = validators.validator(record.topic)
     if validator is not None and not validator.is_valid(payload):
         return Poison("contract", CONTRACT_BROKEN)
@@ -102,6 +105,7 @@ def event_from_record(record: Record, validators: ContractValidators) -> EventVi
         time=event.time or received,
         source=event.source,
         payload=payload,
+        import_run=import_run,
     )
 
 
@@ -153,8 +157,8 @@ class DecodedBatch:
     poison: list[tuple[Record, Poison]]
 
 
-# An event as a row: offset, event id, type, time, Kafka timestamp, source, payload.
-_Row = tuple[int, str, str, datetime | None, int, str, Any]
+# An event as a row: offset, event id, type, time, Kafka timestamp, source, payload, import.
+_Row = tuple[int, str, str, datetime | None, int, str, Any, str | None]
 
 
 def decode_batch(
@@ -213,7 +217,8 @@ def _decode_each(
                 poison.append((record, decoded))
             else:
                 rows.append((record.offset, decoded.event_id, decoded.ce_type, decoded.time,
-                             record.timestamp, decoded.source, decoded.payload))  # fmt: skip
+                             record.timestamp, decoded.source, decoded.payload,
+                             decoded.import_run))  # fmt: skip
         elif not isinstance(payload, dict):
             poison.append((record, Poison("contract", "the payload is not a JSON object")))
         elif validator is not None and not validator.is_valid(payload):
@@ -222,7 +227,7 @@ def _decode_each(
             event_id, source, ce_type, when = attributes
             # (source, id) is the unique pair: two sources may reuse one id.
             rows.append((record.offset, f"{source} {event_id}", ce_type, when,
-                         record.timestamp, source, payload))  # fmt: skip
+                         record.timestamp, source, payload, None))  # fmt: skip
     return DecodedBatch(_columns(topic, partition, rows), poison)
 
 
@@ -231,7 +236,8 @@ def _columns(topic: str, partition: int, rows: list[_Row]) -> EventBatch:
     if rows:
         columns = [list(column) for column in zip(*rows, strict=True)]
         batch.offsets, batch.event_ids, batch.ce_types, batch.times = columns[:4]
-        batch.received_ms, batch.sources, batch.payloads = columns[4:]
+        batch.received_ms, batch.sources, batch.payloads = columns[4:7]
+        batch.imports = columns[7] if any(columns[7]) else []
     return batch
 
 

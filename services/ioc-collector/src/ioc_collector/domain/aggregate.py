@@ -6,8 +6,10 @@ the wall-clock time, which the caller passes in so the domain stays pure and rep
 
 Why a redelivered event is never counted twice: while its window is open, the window keeps the
 ids it has applied; once the window is closed (past its lateness), nothing more is applied to it
-at all, so the ids can be evicted. `state.positions` holds the next offset per topic-partition,
-so the collector can store offsets and aggregates in one atomic commit and resume from them.
+at all, so the ids can be evicted. Events of a declared import run are the one exception:
+they may fill windows that were never live, deduplicated by their run (`domain/imports.py`).
+`state.positions` holds the next offset per topic-partition, so the collector can store
+offsets and aggregates in one atomic commit and resume from them.
 """
 
 from __future__ import annotations
@@ -38,10 +40,18 @@ from ioc_collector.domain.events import (
     resolve_field,
 )
 from ioc_collector.domain.filters import Predicate, compile_filter
+from ioc_collector.domain.imports import (
+    DEFAULT_SEAL_AFTER,
+    placement,
+    read_import,
+    run_key,
+    seal_runs,
+)
 from ioc_collector.domain.state import (
     AggregationState,
     Cell,
     ClosedWindow,
+    KpiImport,
     KpiState,
     OpenWindow,
     Part,
@@ -57,7 +67,10 @@ from ioc_collector.domain.windows import (
     window_for,
 )
 
-__all__ = ["Aggregator", "Change", "EventSkipped", "EventView", "ValueChanged", "WindowClosed"]
+__all__ = [
+    "Aggregator", "Change", "EventSkipped", "EventView", "RunSealed", "ValueChanged",
+    "WindowClosed",
+]  # fmt: skip
 
 SkipReason = Literal["late", "duplicate", "invalid_time", "future_time", "invalid_value"]
 # An event time this far past the processing clock is a producer's clock or data error; letting
@@ -94,7 +107,12 @@ class EventSkipped:
     window: Window | None = None
 
 
-Change = ValueChanged | WindowClosed | EventSkipped
+@dataclass(frozen=True, slots=True)
+class RunSealed:
+    """The processing clock sealed import runs of a partition (their ids were dropped)."""
+
+
+Change = ValueChanged | WindowClosed | EventSkipped | RunSealed
 
 
 @dataclass(slots=True)
@@ -188,9 +206,11 @@ class Aggregator:
         self,
         catalogue: Iterable[KpiDefinition],
         max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+        seal_after: timedelta = DEFAULT_SEAL_AFTER,
     ) -> None:
         self.kpis: dict[str, KpiDefinition] = {kpi.id: kpi for kpi in catalogue}
         self._max_future_skew = max_future_skew
+        self._seal_after = seal_after
         self._fingerprints = {kpi.id: kpi.state_fingerprint() for kpi in self.kpis.values()}
         # Filters are compiled once: evaluating them is most of the per-event work.
         self._filters = {kpi.id: compile_filter(kpi.filter) for kpi in self.kpis.values()}
@@ -221,6 +241,8 @@ class Aggregator:
         position = f"{event.topic}/{event.partition}"
         state.positions[position] = max(state.positions.get(position, 0), event.offset + 1)
         changes = self.tick(state, now) if now is not None else []
+        if event.import_run is not None and not read_import(state, event):
+            return changes  # read before in its run (or after its seal): nothing to apply
         for kpi in self._by_topic.get(event.topic, ()):
             if kpi.id not in state.backfills:  # a KPI still backfilling takes over later
                 changes.extend(self._apply_to_kpi(kpi, event, state))
@@ -235,6 +257,8 @@ class Aggregator:
         for kpi in self.kpis.values():
             if kpi.id in state.kpis:
                 changes.extend(self._close_windows(kpi, state.kpis[kpi.id], state.clock))
+        if state.imports and seal_runs(state.imports, state.clock, self._seal_after):
+            changes.append(RunSealed())
         return changes
 
     def _apply_to_kpi(
@@ -255,6 +279,9 @@ class Aggregator:
         if state.clock is not None and event_time > state.clock + self._max_future_skew:
             kpi_state.invalid_events += 1
             return [EventSkipped(kpi.id, event.event_id, "future_time")]
+        if event.import_run is not None:  # history never moves the watermark
+            placed = self._import(kpi, kpi_state, event, event_time, state.clock)
+            return [] if placed is None else [placed]
         key = watermark_key(event, state.watermark_scope)
         kpi_state.watermark = advance_watermark(
             kpi_state.watermarks, kpi_state.watermark, key, event_time
@@ -289,14 +316,61 @@ class Aggregator:
         if open_window is None:
             open_window = kpi_state.open_windows.setdefault(window.key, OpenWindow())
         open_window.seen_ids.add(event.event_id)
+        return self._add_event(kpi, open_window.cells, window, event, contributions)
+
+    def _import(
+        self,
+        kpi: KpiDefinition,
+        kpi_state: KpiState,
+        event: EventView,
+        event_time: datetime,
+        clock: datetime | None,
+    ) -> Change | None:
+        """Place an import run's event: live while its window can be, else into history."""
+        assert event.import_run is not None
+        run = run_key(event.source, event.import_run)
+        window = window_for(event_time, kpi.window)
+        record = kpi_state.imports.get(run)
+        if record is None:
+            record = kpi_state.imports[run] = KpiImport()
+        where = placement(kpi, kpi_state, window, run, clock)
+        if where == "refused":
+            record.refused += 1
+            return EventSkipped(kpi.id, event.event_id, "late", window)
+        if where == "live":
+            placed = self._place(kpi, kpi_state, event, event_time, clock)
+            if not isinstance(placed, EventSkipped):
+                record.applied += 1
+                record.windows.add(window.key)
+            return placed
+        contributions = _contributions(kpi, event, self._term_filters[kpi.id])
+        if contributions is None:
+            kpi_state.invalid_events += 1
+            return EventSkipped(kpi.id, event.event_id, "invalid_value", window)
+        closed = kpi_state.closed_windows.get(window.key)
+        if closed is None:
+            closed = kpi_state.closed_windows[window.key] = ClosedWindow()
+            kpi_state.history[window.key] = run
+        record.applied += 1
+        record.windows.add(window.key)
+        return self._add_event(kpi, closed.cells, window, event, contributions)
+
+    def _add_event(
+        self,
+        kpi: KpiDefinition,
+        cells: dict[str, Cell],
+        window: Window,
+        event: EventView,
+        contributions: Mapping[str, _Contribution],
+    ) -> Change | None:
         if not contributions:
             return None  # matched the KPI but neither ratio term: nothing moves
         dims = [resolve_field(event.payload, d) for d in kpi.dimensions]
         dims = [None if value is MISSING else value for value in dims]
         cell_key = dims_key(dims)
-        cell = open_window.cells.get(cell_key)
+        cell = cells.get(cell_key)
         if cell is None:  # built only when missing: a model costs a validation
-            cell = open_window.cells[cell_key] = Cell()
+            cell = cells[cell_key] = Cell()
         _add(cell, contributions)
         # The values as JSON gives them, so the same as dims_of(kpi, cell_key) without parsing.
         values = dict(zip(kpi.dimensions, dims, strict=True))

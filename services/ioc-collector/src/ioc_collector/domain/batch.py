@@ -9,7 +9,8 @@ state that `tick(state, now)` followed by `apply(event, state)` for each event i
   with the windows and cell keys of recurring values cached;
 - when no window can close within the batch (see `passes.AtOnce`), the order of the events
   matters only for dedup, and the cells take the counts of the batch at once; otherwise the
-  events go one by one (`passes.InOrder`), still with plain counters per cell.
+  events go one by one (`passes.InOrder`), still with plain counters per cell;
+- the events of an import run (`domain/imports.py`) are applied one by one, in their place.
 """
 
 from __future__ import annotations
@@ -153,6 +154,17 @@ class BatchAggregator(Aggregator):
         self.tick(state, now)
         if not len(batch):
             return
+        if batch.imports:  # import runs go one by one, in their place among the live events
+            for start, end, imported in batch.segments():
+                if imported:
+                    for index in range(start, end):
+                        self.apply(batch.event(index), state)
+                else:
+                    self._apply_live(batch.slice(start, end), state)
+            return
+        self._apply_live(batch, state)
+
+    def _apply_live(self, batch: EventBatch, state: AggregationState) -> None:
         position = f"{batch.topic}/{batch.partition}"
         state.positions[position] = max(state.positions.get(position, 0), max(batch.offsets) + 1)
         selector = Selector(batch.payloads, batch.ce_types)

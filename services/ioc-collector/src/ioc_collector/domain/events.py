@@ -37,6 +37,8 @@ class EventView:
     time: datetime
     source: str
     payload: Mapping[str, Any]
+    # The import run the source declared (CloudEvents extension `lgspimport`), if any.
+    import_run: str | None = None
 
 
 @dataclass(slots=True)
@@ -44,7 +46,8 @@ class EventBatch:
     """Consecutive events of one topic-partition, as columns: the hot path builds no objects.
 
     `times[i]` is the CloudEvent time, or None when the event has none; then the record's
-    timestamp `received_ms[i]` stands in for it (as in `EventView.time`).
+    timestamp `received_ms[i]` stands in for it (as in `EventView.time`). `imports[i]` is the
+    event's import run; an empty column means that no event of the batch has one.
     """
 
     topic: str
@@ -56,6 +59,7 @@ class EventBatch:
     received_ms: list[int] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     payloads: list[Mapping[str, Any]] = field(default_factory=list)
+    imports: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -79,7 +83,41 @@ class EventBatch:
             batch.received_ms.append(int(event.time.timestamp() * 1000))
             batch.sources.append(event.source)
             batch.payloads.append(event.payload)
+            batch.imports.append(event.import_run)
+        if not any(batch.imports):
+            batch.imports = []
         return batch
+
+    def event(self, index: int) -> EventView:
+        """Return one event of the batch as an EventView."""
+        return EventView(
+            self.event_ids[index], self.topic, self.partition, self.offsets[index],
+            self.ce_types[index], self.time(index), self.sources[index], self.payloads[index],
+            self.imports[index] if self.imports else None,
+        )  # fmt: skip
+
+    def segments(self) -> list[tuple[int, int, bool]]:
+        """Return the batch's runs of consecutive events as (start, end, imported), in order."""
+        if not self.imports:
+            return [(0, len(self), False)] if len(self) else []
+        found: list[tuple[int, int, bool]] = []
+        start = 0
+        for index in range(1, len(self) + 1):
+            if index == len(self) or bool(self.imports[index]) != bool(self.imports[start]):
+                found.append((start, index, bool(self.imports[start])))
+                start = index
+        return found
+
+    def slice(self, start: int, end: int) -> EventBatch:
+        """Return the events `start` to `end` (exclusive) as a batch of their own."""
+        part = EventBatch(self.topic, self.partition)
+        for name in ("offsets", "event_ids", "ce_types", "times", "received_ms", "sources",
+                     "payloads", "imports"):  # fmt: skip
+            column = getattr(self, name)
+            setattr(part, name, column[start:end] if column else [])
+        if not any(part.imports):
+            part.imports = []
+        return part
 
 
 class _Missing:

@@ -78,12 +78,54 @@ class ClosedWindow(_Model):
     cells: dict[str, Cell] = Field(default_factory=dict)
 
 
+class KpiImport(_Model):
+    """What one import run did to one KPI: events applied, refused, windows touched."""
+
+    applied: int = 0
+    refused: int = 0  # their window had been live (or another run's): not applied
+    windows: set[str] = Field(default_factory=set)
+
+    @field_serializer("windows")
+    def _sorted(self, values: set[str]) -> list[str]:
+        return sorted(values)
+
+
+class ImportRun(_Model):
+    """An import run as one partition read it; its ids are kept only until it is sealed.
+
+    `seen_ids` are the run's (source, id) pairs applied so far, so a re-sent run applies
+    nothing twice; once no record of the run came for the seal period (processing clock),
+    the run is sealed: the ids are dropped and every later record of it counts as a duplicate.
+    """
+
+    run_id: str
+    source: str
+    events: int = 0  # records of the run read
+    applied: int = 0  # first occurrences, offered to the KPIs
+    duplicates: int = 0  # read before in the run, or after its seal
+    first_time: datetime | None = None  # event times (ce_time)
+    last_time: datetime | None = None
+    last_read: datetime | None = None  # the processing clock when its last record was read
+    sealed: bool = False
+    seen_ids: set[str] = Field(default_factory=set)
+
+    @field_serializer("seen_ids")
+    def _sorted(self, values: set[str]) -> list[str]:
+        return sorted(values)
+
+
 class KpiState(_Model):
-    """Everything one KPI accumulates: windows, watermarks and skip counters."""
+    """Everything one KPI accumulates: windows, watermarks and skip counters.
+
+    `history` names the closed windows that import runs filled without their ever being live
+    (window key -> the run that fills it); `imports` what each run did to this KPI.
+    """
 
     fingerprint: str = ""
     open_windows: dict[str, OpenWindow] = Field(default_factory=dict)
     closed_windows: dict[str, ClosedWindow] = Field(default_factory=dict)
+    history: dict[str, str] = Field(default_factory=dict)
+    imports: dict[str, KpiImport] = Field(default_factory=dict)
     watermarks: dict[str, datetime] = Field(default_factory=dict)
     watermark: datetime | None = None
     late_events: int = 0
@@ -105,6 +147,7 @@ class Backfill(_Model):
     position: int | None = None
     clock: datetime | None = None
     kpi: KpiState | None = None
+    imports: dict[str, ImportRun] = Field(default_factory=dict)
 
 
 class AggregationState(_Model):
@@ -112,7 +155,8 @@ class AggregationState(_Model):
 
     `applied` names the KPIs (and their fingerprints) this partition's state covers from the
     partition's beginning (None: a row written before KPIs could change at runtime);
-    `backfills` the KPIs whose state is still being built from the beginning.
+    `backfills` the KPIs whose state is still being built from the beginning; `imports` the
+    import runs read on this partition (a backfill keeps its own, as it reads from the start).
     """
 
     version: Literal[1] = 1
@@ -122,6 +166,7 @@ class AggregationState(_Model):
     kpis: dict[str, KpiState] = Field(default_factory=dict)
     applied: dict[str, str] | None = None
     backfills: dict[str, Backfill] = Field(default_factory=dict)
+    imports: dict[str, ImportRun] = Field(default_factory=dict)  # key: "<source> <run id>"
 
 
 def _local_times(value: Any) -> Any:
@@ -147,9 +192,15 @@ def load_state(data: bytes | str) -> AggregationState:
     state = AggregationState.model_validate_json(data)
     state.clock = state.clock.astimezone(LOCAL_TZ) if state.clock else None
     kpis = list(state.kpis.values())
+    runs = list(state.imports.values())
     for backfill in state.backfills.values():
         backfill.clock = backfill.clock.astimezone(LOCAL_TZ) if backfill.clock else None
         kpis += [backfill.kpi] if backfill.kpi is not None else []
+        runs += backfill.imports.values()
+    for run in runs:
+        for name in ("first_time", "last_time", "last_read"):
+            value = getattr(run, name)
+            setattr(run, name, value.astimezone(LOCAL_TZ) if value else None)
     for kpi in kpis:
         kpi.watermarks = _local_times(kpi.watermarks)
         kpi.watermark = kpi.watermark.astimezone(LOCAL_TZ) if kpi.watermark else None

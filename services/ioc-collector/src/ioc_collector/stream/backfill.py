@@ -231,6 +231,7 @@ class BackfillRunner:
         kpis = {kpi_id: backfill.kpi} if backfill.kpi is not None else {}
         scope = owned.state.watermark_scope
         state = AggregationState(watermark_scope=scope, clock=backfill.clock, kpis=kpis)
+        state.imports = backfill.imports  # its own import runs: it reads them from the start
         now = datetime.fromtimestamp(max(r.timestamp for r in records) / 1000, UTC)
         careful = self._careful.get((key, kpi_id))
         if careful is not None and records[0].offset < careful:
@@ -245,8 +246,10 @@ class BackfillRunner:
                 log.exception("a backfill batch failed; it restarts one record at a time")
                 self._careful[(key, kpi_id)] = records[-1].offset + 1
                 backfill.kpi = backfill.clock = None
+                backfill.imports = {}
                 raise _Restart from None
         backfill.kpi, backfill.clock = state.kpis.get(kpi_id), state.clock
+        backfill.imports = state.imports
 
     def _one_by_one(
         self, aggregator: BatchAggregator, state: AggregationState, records: Sequence[Any],

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from lgsp_common.envelope import CloudEvent
+from lgsp_common.envelope import IMPORT_EXTENSION, IMPORT_RUN_PATTERN, CloudEvent, valid_import_run
 from lgsp_common.problems import FieldError, ProblemError
 from lgsp_vn.cccd import validate_cccd
 
@@ -85,9 +85,27 @@ def _identifiers_in_attributes(attributes: Mapping[str, Any]) -> list[FieldError
     ]
 
 
+def import_run_error(value: object) -> FieldError | None:
+    """Return the error of a malformed import run id (extension `lgspimport`), if it is."""
+    if valid_import_run(value):
+        return None
+    return FieldError(
+        pointer=f"/{IMPORT_EXTENSION}",
+        rule="pattern",
+        message=f"{IMPORT_EXTENSION} (the import run id) must match {IMPORT_RUN_PATTERN}",
+    )
+
+
 def event_from_attributes(attributes: dict[str, Any]) -> CloudEvent:
-    """Validate an event's attributes and data; `specversion` must be there and be "1.0"."""
+    """Validate an event's attributes and data; `specversion` must be there and be "1.0".
+
+    `lgspimport`, when present, declares the event part of a historical import run (any
+    source may import into its own topic): its value, the run id, must be well formed.
+    """
     missing: Sequence[FieldError] = () if "specversion" in attributes else _NO_SPECVERSION
+    if IMPORT_EXTENSION in attributes:
+        error = import_run_error(attributes[IMPORT_EXTENSION])
+        missing = [*missing, error] if error is not None else missing
     identifiers = _identifiers_in_attributes(attributes)
     if identifiers:
         raise invalid_event(None, [*missing, *identifiers])

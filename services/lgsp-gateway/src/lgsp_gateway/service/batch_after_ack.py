@@ -21,19 +21,22 @@ from typing import Any
 
 import orjson
 
-from lgsp_common.envelope import CloudEvent
+from lgsp_common.envelope import IMPORT_EXTENSION, CloudEvent
 from lgsp_common.problems import ProblemError
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher, BrokerUnavailableError
 from lgsp_gateway.adapters.audit_log import AuditUnavailableError
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract
-from lgsp_gateway.domain.intake import event_from_attributes, parse_json
+from lgsp_gateway.domain.intake import event_from_attributes, import_run_error, parse_json
 from lgsp_gateway.domain.rejections import Rejection, too_large
 from lgsp_gateway.service.gatekeeper import Call, Gatekeeper
 from lgsp_gateway.service.outcomes import DUPLICATE_NOTE, Outcomes, audit_unavailable
 from lgsp_gateway.settings import GatewaySettings
 
 BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
+# A batch-level flag: every event of the batch is part of this historical import run (as if
+# each carried the CloudEvents extension `lgspimport` with this value).
+IMPORT_RUN_HEADER = "lgsp-import-run"
 Valid = list[tuple[int, CloudEvent, Contract]]
 
 
@@ -138,6 +141,14 @@ class BatchAfterAck:
             )
         if len(document) > self.settings.max_batch_events:
             raise too_large(self.settings.max_batch_events, "batch")
+        run = call.headers.get(IMPORT_RUN_HEADER)
+        error = import_run_error(run) if run is not None else None
+        if error is not None:
+            raise Rejection(
+                422, "invalid_event", "The import run id is not valid",
+                f"the {IMPORT_RUN_HEADER} header: {error.message}",
+                errors=[error.model_copy(update={"pointer": ""})],
+            )  # fmt: skip
         return document
 
     def _check_item(self, call: Call, caller: Caller, raw: Any) -> tuple[CloudEvent, Contract]:
@@ -145,6 +156,12 @@ class BatchAfterAck:
             raise Rejection(422, "invalid_event", "Each batch item must be a CloudEvent object")
         raw.setdefault("time", call.received_at.isoformat())
         raw.setdefault("source", f"/sources/{caller.id}")
+        run = call.headers.get(IMPORT_RUN_HEADER)
+        if run is not None and raw.setdefault(IMPORT_EXTENSION, run) != run:
+            raise Rejection(
+                422, "invalid_event", "The event names another import run",
+                f"{IMPORT_EXTENSION} differs from the batch's {IMPORT_RUN_HEADER} header",
+            )  # fmt: skip
         try:
             event = event_from_attributes(raw)
         except ProblemError as problem:

@@ -8,9 +8,9 @@ serves it when the fast lane is off (`LGSP_GATEWAY_FAST_LANE=false`). Batches al
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -97,9 +97,23 @@ async def publish_event(
     openapi_extra=BATCH_BODY,
 )
 async def publish_batch_route(
-    topic: str, request: Request, body: PublishBody, runtime: RuntimeDep
+    topic: str,
+    request: Request,
+    body: PublishBody,
+    runtime: RuntimeDep,
+    import_run: Annotated[
+        str | None,
+        Header(
+            alias="lgsp-import-run",
+            description="Historical import: every event of the batch belongs to this import "
+            "run (as if each carried the CloudEvents extension `lgspimport`); its events may "
+            "fill KPI windows that were never live, once. 1-64 characters: letters, digits, "
+            "`.`, `_`, `:`, `-`, starting with a letter or digit",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Publish up to the batch limit of structured CloudEvents; 202 if all acked, else 207."""
+    del import_run  # read from the headers by the use case; declared here for the OpenAPI
     result = await runtime.batch.publish(topic, request.headers, body)
     items = [batch_item(item.__dict__) for item in result.items]
     content = BatchAccepted(items=items).model_dump(mode="json")
