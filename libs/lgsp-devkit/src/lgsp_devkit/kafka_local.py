@@ -7,6 +7,10 @@ they serve, and stops them cleanly. Used by `lgsp dev kafka`, `lgsp dev up` and 
 With three nodes one node at a time can be stopped (SIGTERM), killed (SIGKILL), paused (SIGSTOP),
 resumed (SIGCONT) and restarted (`control`), for the fault tests; the cluster then runs with
 `FAST_FAILOVER` so that a lost node is fenced, and its partitions move, within about a second.
+
+`hosts` puts each node on its own address instead of 127.0.0.1 (ports 9092, controller 9093),
+and `launch_prefix` wraps each node's command (`ip netns exec NS`): the multi-host harness
+(`lgsp_devkit.netns`) runs one node per test host that way.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tempfile
 import time
 import uuid
 from base64 import urlsafe_b64encode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +143,7 @@ class Node:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     log_offset: int = 0
+    host: str = "127.0.0.1"  # the address both listeners bind and the broker advertises
 
     def has_started(self) -> bool:
         """Tell whether this run of the node logged that it serves clients."""
@@ -160,20 +166,18 @@ class LocalKafka:
     java: str = field(default_factory=lambda: shutil.which("java") or "java")
     nodes: list[Node] = field(default_factory=list)
     fast_failover: bool = True  # with brokers > 1: apply FAST_FAILOVER (False: Kafka's defaults)
+    hosts: list[str] = field(default_factory=list)  # one address per node (empty: loopback)
+    launch_prefix: Callable[[Node], list[str]] | None = None  # words before each node's command
 
     @property
     def bootstrap_servers(self) -> str:
         """Return the host:port list clients connect to."""
-        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+        return ",".join(f"{n.host}:{n.port}" for n in self.nodes)
 
     def start(self, timeout_s: float = 90.0) -> str:
         """Fetch jars if needed, format storage once, start every node and wait until served."""
         jars = fetch_jars()
-        ports = self.ports or [free_port() for _ in range(self.brokers)]
-        self.nodes = [
-            Node(i + 1, ports[i], free_port(), self.data_dir / f"node-{i + 1}")
-            for i in range(self.brokers)
-        ]
+        self.nodes = self._plan_nodes()
         cluster_id = self._cluster_id()
         for node in self.nodes:
             self._write_config(node)
@@ -186,6 +190,21 @@ class LocalKafka:
             self.stop()
             raise
         return self.bootstrap_servers
+
+    def _plan_nodes(self) -> list[Node]:
+        if self.hosts:  # a host of its own each: the same ports everywhere
+            if len(self.hosts) != self.brokers:
+                raise KafkaLocalError(f"{self.brokers} nodes but {len(self.hosts)} hosts")
+            ports = self.ports or [9092] * self.brokers
+            return [
+                Node(i + 1, ports[i], 9093, self.data_dir / f"node-{i + 1}", host=host)
+                for i, host in enumerate(self.hosts)
+            ]
+        ports = self.ports or [free_port() for _ in range(self.brokers)]
+        return [
+            Node(i + 1, ports[i], free_port(), self.data_dir / f"node-{i + 1}")
+            for i in range(self.brokers)
+        ]
 
     def relaunch(self, timeout_s: float = 90.0) -> str:
         """Start the nodes again after `stop()`, on the same ports and data (a broker restart)."""
@@ -206,16 +225,16 @@ class LocalKafka:
         return cluster_id
 
     def _write_config(self, node: Node) -> None:
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes)
         replicas = min(3, self.brokers)
         min_isr = min(2, self.brokers)
         settings = {
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:"
+            "listeners": f"PLAINTEXT://{node.host}:{node.port},CONTROLLER://{node.host}:"
             f"{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "advertised.listeners": f"PLAINTEXT://{node.host}:{node.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -272,6 +291,8 @@ class LocalKafka:
 
     def _launch(self, jars: Path, node: Node) -> subprocess.Popen[bytes]:
         command = self._java(jars, node, "kafka.Kafka", str(node.data_dir / "server.properties"))
+        if self.launch_prefix is not None:
+            command = self.launch_prefix(node) + command
         log_file = node.data_dir / "server.log"
         node.log_offset = log_file.stat().st_size if log_file.exists() else 0
         out = (node.data_dir / "stdout.log").open("ab")
