@@ -123,6 +123,12 @@ class KpiSeries(BaseModel):
     unit: str
     dims: dict[str, JsonScalar]
     dimension_values: dict[str, list[JsonScalar]]
+    current_units: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Today's units the cells' codes map to, value -> Vietnamese name, for the"
+        " filters current_unit (commune/ward code, unresolved-split, unknown-code) and"
+        " current_province",
+    )
     target: TargetView | None
     points: list[WindowValue]
 

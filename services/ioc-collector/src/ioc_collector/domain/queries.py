@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from ioc_collector.domain.current_units import current_dims, derived_dimensions
 from ioc_collector.domain.definitions import JsonScalar, KpiDefinition
 from ioc_collector.domain.filters import same_value
 from ioc_collector.domain.state import AggregationState, Cell, KpiState, cell_value, merged
@@ -50,16 +51,22 @@ def target_status(kpi: KpiDefinition, value: float | None) -> TargetStatus:
 
 def _check_dims(kpi: KpiDefinition, dims: DimsFilter | None) -> DimsFilter:
     dims = dims or {}
-    unknown = sorted(set(dims) - set(kpi.dimensions))
+    known = (*kpi.dimensions, *derived_dimensions(kpi))
+    unknown = sorted(set(dims) - set(known))
     if unknown:
-        raise ValueError(f"KPI {kpi.id} has no dimension(s) {unknown}; it has {kpi.dimensions}")
+        raise ValueError(f"KPI {kpi.id} has no dimension(s) {unknown}; it has {known}")
     return dims
 
 
-def _selected(kpi: KpiDefinition, cells: Mapping[str, Cell], dims: DimsFilter) -> list[Cell]:
+def _selected(
+    kpi: KpiDefinition, cells: Mapping[str, Cell], dims: DimsFilter, window: Window
+) -> list[Cell]:
     picked = []
+    derived = any(name not in kpi.dimensions for name in dims)
     for key, cell in cells.items():
-        values = dict(zip(kpi.dimensions, json.loads(key), strict=True))
+        values: dict[str, JsonScalar] = dict(zip(kpi.dimensions, json.loads(key), strict=True))
+        if derived:  # today's unit of the code the cell holds (current_units.py)
+            values |= current_dims(kpi, values, window.start.date())
         if all(same_value(values[name], wanted) for name, wanted in dims.items()):
             picked.append(cell)
     return picked
@@ -76,7 +83,7 @@ def _window_value(
         cells, closed = kpi_state.closed_windows[window.key].cells, True
     else:
         closed = is_closed(window, kpi, kpi_state.watermark, state.clock)
-    chosen = _selected(kpi, cells, dims)
+    chosen = _selected(kpi, cells, dims, window)
     value = cell_value(kpi, merged(chosen)) if chosen else None
     return KpiValue(kpi.id, window, value, closed, target_status(kpi, value))
 

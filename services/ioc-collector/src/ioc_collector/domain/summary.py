@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from ioc_collector.domain.aggregate import dims_of
+from ioc_collector.domain.current_units import labels
 from ioc_collector.domain.definitions import JsonScalar, KpiDefinition, WindowSize
 from ioc_collector.domain.queries import KpiValue, counters, current_value, series, target_status
-from ioc_collector.domain.state import AggregationState, KpiState, cell_value, merged
+from ioc_collector.domain.state import AggregationState, cell_value, merged
 from ioc_collector.domain.windows import Window, window_for, window_from_key
+from lgsp_vn.admin_units import REFORM_DATE
 
 Trend = Literal["up", "down", "flat"]
 HISTORY = 12
@@ -84,14 +86,38 @@ def summarise(state: AggregationState, kpi: KpiDefinition, now: datetime) -> Kpi
 
 def dimension_values(state: AggregationState, kpi: KpiDefinition) -> dict[str, list[JsonScalar]]:
     """Return, per dimension, the values that occur in the KPI's cells (sorted as text)."""
-    kpi_state = state.kpis.get(kpi.id)
     found: dict[str, dict[str, JsonScalar]] = {name: {} for name in kpi.dimensions}
-    if kpi_state is not None:
-        for cells in _all_cells(kpi_state):
-            for key in cells:
-                for name, value in dims_of(kpi, key).items():
-                    found[name][json.dumps(value)] = value
+    for values, _ in _cell_dims(state, kpi):
+        for name, value in values.items():
+            found[name][json.dumps(value)] = value
     return {name: [values[k] for k in sorted(values)] for name, values in found.items()}
+
+
+def current_unit_values(state: AggregationState, kpi: KpiDefinition) -> dict[str, dict[str, str]]:
+    """Return today's units (value -> Vietnamese name) the KPI's cells map to, per derived
+    dimension (`current_unit`, `current_province`); empty for a KPI without unit codes."""
+    return labels(kpi, list(_cell_dims(state, kpi)))
+
+
+def _cell_dims(
+    state: AggregationState, kpi: KpiDefinition
+) -> Iterator[tuple[dict[str, JsonScalar], date]]:
+    """Yield the dimension values of the KPI's cells, each with the first day of a window it is in.
+
+    Once per cell key and side of the reform: a code's current unit depends on nothing else.
+    """
+    kpi_state = state.kpis.get(kpi.id)
+    if kpi_state is None:
+        return
+    windows = [(key, w.cells) for key, w in kpi_state.open_windows.items()]
+    windows += [(key, w.cells) for key, w in kpi_state.closed_windows.items()]
+    seen: set[tuple[str, bool]] = set()
+    for window_key, cells in windows:
+        start = window_from_key(window_key, kpi.window).start.date()
+        for key in cells:
+            if (key, start < REFORM_DATE) not in seen:
+                seen.add((key, start < REFORM_DATE))
+                yield dims_of(kpi, key), start
 
 
 def typed_dims(
@@ -105,13 +131,6 @@ def typed_dims(
         match = [v for v in candidates if (v if isinstance(v, str) else json.dumps(v)) == text]
         result[name] = match[0] if match else text
     return result
-
-
-def _all_cells(kpi_state: KpiState) -> Iterator[Mapping[str, Any]]:
-    for open_window in kpi_state.open_windows.values():
-        yield open_window.cells
-    for closed in kpi_state.closed_windows.values():
-        yield closed.cells
 
 
 @dataclass(frozen=True, slots=True)

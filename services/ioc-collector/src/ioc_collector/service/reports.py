@@ -33,6 +33,7 @@ from ioc_collector.domain.periods import Period
 from ioc_collector.domain.queries import KpiValue, series
 from ioc_collector.domain.summary import (
     HISTORY,
+    current_unit_values,
     dimension_values,
     latest_window,
     previous_window,
@@ -163,6 +164,7 @@ class Reports:
             unit=kpi.unit,
             dims=wanted,
             dimension_values=dimension_values(state, kpi),
+            current_units=current_unit_values(state, kpi),
             target=_target(kpi),
             points=[_point(p) for p in points],
         )

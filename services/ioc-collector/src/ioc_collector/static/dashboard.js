@@ -201,22 +201,25 @@ function selectKpi(id) {
 async function loadSeries() {
   if (!selectedKpi) return;
   const kpi = catalogue.kpis.find((k) => k.id === selectedKpi);
-  const district = document.getElementById("series-dimension").value;
-  const query = district && kpi.dimensions.includes("district_code") ? `?district_code=${encodeURIComponent(district)}` : "";
+  // The filter is by today's unit (current_unit); old codes are mapped by the collector.
+  const unit = document.getElementById("series-dimension").value;
+  const query = unit ? `?current_unit=${encodeURIComponent(unit)}` : "";
   const response = await fetch(`/v1/kpis/${encodeURIComponent(selectedKpi)}/series${query}`);
   if (!response.ok) return;
   const series = await response.json();
-  fillDistricts(series);
+  fillUnits(series);
   drawSeries(kpi, series);
 }
 
-function fillDistricts(series) {
+function fillUnits(series) {
   const dimension = document.getElementById("series-dimension");
   const known = new Set([...dimension.options].map((o) => o.value));
-  for (const value of series.dimension_values.district_code || []) {
-    if (!known.has(String(value))) dimension.append(el("option", { value: String(value), text: String(value) }));
+  const units = (series.current_units || {}).current_unit;
+  const sorted = Object.entries(units || {}).sort(([, a], [, b]) => a.localeCompare(b, "vi"));
+  for (const [value, name] of sorted) {
+    if (!known.has(value)) dimension.append(el("option", { value, text: name }));
   }
-  document.getElementById("dimension-label").hidden = !series.dimension_values.district_code;
+  document.getElementById("dimension-label").hidden = !units;
 }
 
 function drawSeries(kpi, series) {
