@@ -20,6 +20,7 @@ from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_devkit.registry_testing import OPERATOR_TOKEN
 from lgsp_devkit.testing import TopicFactory, register_source, serve
+from lgsp_devkit.viewers import VIEWER_TOKEN, publish_viewer
 from lgsp_gateway.main import create_app as create_gateway
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.main import create_app as create_registry
@@ -45,6 +46,7 @@ async def test_publish_tail_kpis_and_sources(
     topic = await topic_factory("tthc")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
     key = await register_source(kafka_settings, registry, "dvc-portal", topic, SCHEMA)
+    await publish_viewer(kafka_settings, registry)  # `lgsp kpis` reads as a viewer
     single, batch = tmp_path / "one.json", tmp_path / "many.json"
     single.write_text(json.dumps(VALID[0]))
     batch.write_text(json.dumps(VALID[2:4]))  # both returned: one --type fits both
@@ -85,11 +87,15 @@ async def test_publish_tail_kpis_and_sources(
         assert code == 0, out
         assert out.count("source=/sources/dvc-portal") == 3
         assert VALID[0]["dossier_id"] in out
-        code, out = await cli("kpis", "--collector", ioc)
+        code, out = await cli("kpis", "--collector", ioc, "--token", "lgsp_at_1234abcd_" + "x" * 30)
+        assert code == 1 and "401" in out, out  # not a viewer
+        code, out = await cli("kpis", "--collector", ioc, "--token", VIEWER_TOKEN)
         assert code == 0, out
         assert "online-dossier-rate" in out
         assert "≥ 40" in out
-        code, out = await cli("sources", "--collector", ioc)
+        code, out = await cli(
+            "sources", "--collector", ioc, env={"LGSP_VIEWER_TOKEN": VIEWER_TOKEN}
+        )
         assert code == 0, out
         assert "dvc-portal" in out
 

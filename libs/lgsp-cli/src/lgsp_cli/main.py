@@ -20,6 +20,7 @@ from lgsp_cli.kpi_cli import kpi
 from lgsp_cli.ops_cli import kpis, publish, sources, tail
 from lgsp_cli.registry_cli import registry
 from lgsp_cli.subscribe_cli import subscribe
+from lgsp_cli.tokens_cli import tokens
 
 PLUGIN_GROUP = "lgsp.commands"
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def build_app() -> typer.Typer:
     cli.add_typer(audit, name="audit")
     cli.add_typer(kpi, name="kpi")
     cli.add_typer(subscribe, name="subscribe")
+    cli.add_typer(tokens, name="tokens")
     for command in (publish, tail, kpis, sources, consume):
         cli.command()(command)
     for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda found: found.name):

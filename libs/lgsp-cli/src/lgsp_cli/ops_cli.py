@@ -20,6 +20,7 @@ from rich.table import Table
 from lgsp_cli.registry_client import DEFAULT_URL as DEFAULT_REGISTRY
 from lgsp_cli.registry_client import RegistryClient, RegistryError
 from lgsp_common.envelope import headers_dict
+from lgsp_common.settings import repo_root
 
 GATEWAY = os.environ.get("LGSP_GATEWAY_URL", "http://127.0.0.1:8080")
 COLLECTOR = os.environ.get("IOC_COLLECTOR_URL", "http://127.0.0.1:8082")
@@ -209,9 +210,26 @@ def tail(
         asyncio.run(_tail(bootstrap, topic, from_beginning, limit, until_end))
 
 
-def _get(collector: str, path: str) -> Any:
+ViewerToken = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="LGSP_VIEWER_TOKEN", show_default=False,
+        help="A viewer's access token (lgsp tokens issue); default: the local run's.",
+    ),
+]  # fmt: skip
+
+
+def default_viewer_token() -> str | None:
+    """Return the viewer token a local run (`lgsp dev up`) issued, if there is one in var/."""
+    path = repo_root() / "var" / "ioc-collector" / "viewer-token"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def _get(collector: str, path: str, token: str | None) -> Any:
+    token = token or default_viewer_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(collector + path, timeout=10)
+        response = httpx.get(collector + path, timeout=10, headers=headers)
     except httpx.TransportError as exc:
         console().print(f"[red]collector unreachable at {collector}: {exc}[/red]")
         raise typer.Exit(1) from exc
@@ -220,10 +238,13 @@ def _get(collector: str, path: str) -> Any:
     return response.json()
 
 
-def kpis(collector: Annotated[str, typer.Option(help="Collector URL.")] = COLLECTOR) -> None:
+def kpis(
+    collector: Annotated[str, typer.Option(help="Collector URL.")] = COLLECTOR,
+    token: ViewerToken = None,
+) -> None:
     """Show every KPI's current value against its target (Chỉ tiêu / KPIs)."""
     table = Table("KPI", "Chỉ tiêu (vi)", "window", "value", "target", "status")
-    for tile in _get(collector, "/v1/kpis")["kpis"]:
+    for tile in _get(collector, "/v1/kpis", token)["kpis"]:
         current, target = tile["current"], tile["target"]
         value = "-" if current["value"] is None else f"{current['value']:,.2f} {tile['unit']}"
         goal = (
@@ -243,10 +264,13 @@ def kpis(collector: Annotated[str, typer.Option(help="Collector URL.")] = COLLEC
     console().print(table)
 
 
-def sources(collector: Annotated[str, typer.Option(help="Collector URL.")] = COLLECTOR) -> None:
+def sources(
+    collector: Annotated[str, typer.Option(help="Collector URL.")] = COLLECTOR,
+    token: ViewerToken = None,
+) -> None:
     """Show every source's freshness, volume, rejections and lag (Nguồn dữ liệu / sources)."""
     table = Table("source", "topic", "status", "last event", "events/min", "rejected", "lag")
-    for item in _get(collector, "/v1/sources/health")["sources"]:
+    for item in _get(collector, "/v1/sources/health", token)["sources"]:
         style = STATUS_STYLE.get(item["status"], "")
         lag = (
             "-"
