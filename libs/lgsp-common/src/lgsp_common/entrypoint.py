@@ -5,6 +5,10 @@ console script (`run`) and the `uvicorn --factory` target (`app_factory`). Traci
 each service's `create_app` (tests build apps without this entrypoint and still get a tracer
 provider on `app.state`). A service bound beyond loopback with a default or sample secret
 exits before building anything, naming the setting (`lgsp_common.settings.refuse_sample_secrets`).
+
+With a `workers` setting above 1, the parent process creates the run's shared directory
+(`lgsp_common.workers.worker_group`: Prometheus multiprocess files, and what else the service's
+workers share) before uvicorn spawns the workers, and removes it once they have stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from fastapi import FastAPI
 from lgsp_common.http import run_service
 from lgsp_common.logs import configure_logging
 from lgsp_common.settings import SampleSecretError, ServiceSettings, refuse_sample_secrets
+from lgsp_common.workers import worker_group
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -60,7 +65,8 @@ class ServiceEntrypoint(Generic[S]):
         settings = self._settings()
         workers = int(getattr(settings, "workers", 1))
         if workers > 1:  # each worker process builds its own app through the factory
-            run_service(self.factory_path, settings.host, settings.port, workers)
+            with worker_group(self.service):
+                run_service(self.factory_path, settings.host, settings.port, workers)
             return
         app = self.create_app(settings)
         if self.prepare is not None:

@@ -1,4 +1,9 @@
-"""What every service's HTTP side shares: /healthz, /readyz, /metrics, the base app."""
+"""What every service's HTTP side shares: /healthz, /readyz, /metrics, the base app.
+
+`/metrics` answers the app's registry; in a worker of a group (`lgsp_common.workers`, the
+entrypoint's `WORKERS` > 1) it answers every worker's series merged instead, whichever worker
+the scrape reached.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from fastapi import APIRouter, FastAPI, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lgsp_common.problems import setup_exception_handlers
 from lgsp_common.telemetry import exposition
+from lgsp_common.workers import GroupMetrics, WorkerGroup
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -27,9 +34,14 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -> APIRouter:
+def ops_router(
+    registry: CollectorRegistry,
+    checks: dict[str, ReadinessCheck],
+    worker_group: WorkerGroup | None = None,
+) -> APIRouter:
     """Build the operational endpoints: liveness, readiness and Prometheus metrics."""
     router = APIRouter(tags=["operations"])
+    exposed: Collector = registry if worker_group is None else GroupMetrics(worker_group)
 
     @router.get("/healthz", response_model=Health)
     async def healthz() -> Health:
@@ -48,7 +60,7 @@ def ops_router(registry: CollectorRegistry, checks: dict[str, ReadinessCheck]) -
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Expose the service's Prometheus metrics."""
-        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(exposed), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -91,11 +103,16 @@ def create_service_app(
     tracer_provider: TracerProvider,
     checks: dict[str, ReadinessCheck],
     app_class: type[FastAPI] = FastAPI,
+    worker_group: WorkerGroup | None = None,
 ) -> FastAPI:
-    """Build a FastAPI app with problem+json errors, tracing, request metrics, ops routes."""
+    """Build a FastAPI app with problem+json errors, tracing, request metrics, ops routes.
+
+    `/metrics` covers the whole `worker_group` (by default the one this process was started in,
+    if any).
+    """
     app = app_class(title=title, description=description, version=version, lifespan=lifespan)
     setup_exception_handlers(app)
-    app.include_router(ops_router(registry, checks))
+    app.include_router(ops_router(registry, checks, worker_group or WorkerGroup.from_env()))
     latency = Histogram(
         "http_request_duration_seconds",
         "HTTP request latency by route and status",

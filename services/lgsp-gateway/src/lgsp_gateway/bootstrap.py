@@ -25,6 +25,7 @@ from lgsp_common.audit import AuditTrail
 from lgsp_common.kafka import KafkaProbe, start_with_retry
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.topics import ensure_platform_topics
+from lgsp_common.workers import WorkerGroup
 from lgsp_gateway.adapters.acked_publisher import AckedPublisher
 from lgsp_gateway.adapters.audit_log import AckedAudit
 from lgsp_gateway.adapters.dead_letters import DeadLetters, registry_schemas
@@ -33,6 +34,8 @@ from lgsp_gateway.adapters.offsets import ConsumerOffsets
 from lgsp_gateway.adapters.producer import Producer
 from lgsp_gateway.adapters.producer_options import gateway_producer
 from lgsp_gateway.adapters.reader_pool import ReaderPool
+from lgsp_gateway.adapters.shared_buckets import SharedBuckets
+from lgsp_gateway.domain.ratelimit import Limiter, TokenBucket
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.batch_after_ack import BatchAfterAck
 from lgsp_gateway.service.gatekeeper import Gatekeeper
@@ -44,6 +47,7 @@ from lgsp_gateway.service.read_tracing import ReadTracing
 from lgsp_gateway.settings import GatewaySettings
 
 SERVICE = "lgsp-gateway"
+BUCKETS_FILE = "rate-limit-buckets"
 
 
 class RegistryFeed(RegistryView, Protocol):
@@ -64,6 +68,7 @@ class Parts:
     metrics: GatewayMetrics
     tracer: trace.Tracer
     probe: KafkaProbe
+    worker_group: WorkerGroup | None = None  # the worker processes sharing this port, if any
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,9 @@ async def bootstrap(
         )
         outcomes = Outcomes(letters, audit, parts.metrics)
         publisher = AckedPublisher(producer, parts.tracer, settings.produce_timeout_s)
-        gate = Gatekeeper(settings, directory)
+        gate = Gatekeeper(settings, directory, limiter=_shared_limiter(settings, parts, stack))
+        if parts.worker_group is not None:  # callback gauges, written for the other workers
+            await stack.enter_async_context(parts.metrics.sample_gauges())
         client = population_client or httpx.AsyncClient(
             base_url=settings.population_adapter_url, timeout=settings.population_timeout_s
         )
@@ -137,6 +144,20 @@ async def bootstrap(
             reads=PopulationReads(settings, directory, outcomes, client),
             pull=PullRecords(settings, directory, pool, offsets, audit, outcomes, tracing),
         )
+
+
+def _shared_limiter(
+    settings: GatewaySettings, parts: Parts, stack: AsyncExitStack
+) -> Limiter | None:
+    """Open the buckets the group's workers share (None alone: the gatekeeper's in memory)."""
+    if parts.worker_group is None:
+        return None
+    rule = TokenBucket.share(
+        settings.rate_limit_per_source, settings.rate_limit_burst, settings.replicas
+    )
+    buckets = SharedBuckets(parts.worker_group.file(BUCKETS_FILE), rule)
+    stack.callback(buckets.close)
+    return buckets
 
 
 async def _acked_audit(

@@ -13,6 +13,7 @@ from lgsp_common.entrypoint import ServiceEntrypoint
 from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
+from lgsp_common.workers import WorkerGroup
 from lgsp_gateway.adapters.producer import Producer
 from lgsp_gateway.api import population, records
 from lgsp_gateway.api.publish import routes
@@ -29,8 +30,12 @@ def create_app(
     registry: RegistryFeed | None = None,
     population_client: httpx.AsyncClient | None = None,
     create_topics: Callable[[], Awaitable[object]] | None = None,
+    worker_group: WorkerGroup | None = None,
 ) -> FastAPI:
-    """Build the gateway app; its clients start with the lifespan (fakes are passed through)."""
+    """Build the gateway app; its clients start with the lifespan (fakes are passed through).
+
+    `worker_group` (default: the one this process was started in) shares buckets and /metrics.
+    """
     settings = settings or GatewaySettings()
     metrics_registry = CollectorRegistry()
     provider = setup_tracing(SERVICE)
@@ -38,6 +43,7 @@ def create_app(
         metrics=GatewayMetrics.create(metrics_registry),
         tracer=provider.get_tracer(SERVICE),
         probe=KafkaProbe(settings.kafka, SERVICE, settings.readiness_timeout_s),
+        worker_group=worker_group or WorkerGroup.from_env(),
     )
 
     @asynccontextmanager
@@ -67,6 +73,7 @@ def create_app(
         tracer_provider=provider,
         checks={"kafka": parts.probe.check, "registry": registry_ready},
         app_class=FastLaneApp,
+        worker_group=parts.worker_group,
     )
     assert isinstance(app, FastLaneApp)
     app.fast_lane_tracer = parts.tracer

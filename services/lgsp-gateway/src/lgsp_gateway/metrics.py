@@ -1,8 +1,19 @@
-"""The gateway's own Prometheus series, registered on the app's registry."""
+"""The gateway's own Prometheus series, registered on the app's registry.
+
+With several worker processes (`WORKERS` > 1) the series live in prometheus-client's
+multiprocess files and `/metrics` sums them over the workers (`lgsp_common.workers`). Each gauge
+says how the workers' values combine: long polls waiting and audit records pending add up over
+the live workers (`livesum`); a consumer's read lag is the value last written by any worker
+(`mostrecent`). A gauge read through a callback (the audit records pending) is only visible in
+its own process, so in that mode `sample_gauges` writes its value each second.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -22,6 +33,7 @@ class GatewayMetrics:
     read_lag: Gauge
     read_waiting: Gauge
     audit: AuditSeries
+    sampled: list[SampledGauge] = field(default_factory=list)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
@@ -32,6 +44,13 @@ class GatewayMetrics:
             ["kind"],
             registry=registry,
         )
+        pending = SampledGauge(
+            "gateway_audit_pending_records",
+            "Audit records handed to Kafka and not yet acknowledged (bounded by AUDIT_MAX_PENDING)",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        read_lag, read_waiting = _read_gauges(registry)
         return cls(
             accepted=Counter(
                 "gateway_events_accepted",
@@ -65,29 +84,73 @@ class GatewayMetrics:
                 ["consumer", "topic"],
                 registry=registry,
             ),
-            read_lag=Gauge(
-                "gateway_read_lag_records",
-                "Records between a consumer's last answered cursor and the topic's end",
-                ["consumer", "topic"],
-                registry=registry,
-            ),
-            read_waiting=Gauge(
-                "gateway_read_long_polls_waiting",
-                "Pull reads waiting for records (long polls) on this replica",
-                ["topic"],
-                registry=registry,
-            ),
-            audit=_audit_series(registry, failures),
+            read_lag=read_lag,
+            read_waiting=read_waiting,
+            audit=_audit_series(registry, pending, failures),
+            sampled=[pending],
         )
 
+    @contextlib.asynccontextmanager
+    async def sample_gauges(self, every_s: float = 1.0) -> AsyncIterator[None]:
+        """Write the callback gauges' values every `every_s` while the block runs."""
 
-def _audit_series(registry: CollectorRegistry, failures: Counter) -> AuditSeries:
+        async def sample() -> None:
+            while True:
+                for gauge in self.sampled:
+                    gauge.sample()
+                await asyncio.sleep(every_s)
+
+        task = asyncio.create_task(sample(), name="gateway-gauge-sampler")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class SampledGauge(Gauge):
+    """A gauge read through a callback that also writes the callback's value on `sample()`.
+
+    prometheus-client's multiprocess mode reads only the values written to its files, never
+    `set_function`'s callback, so a worker samples it into its file.
+    """
+
+    _callback: Callable[[], float] | None = None
+
+    def set_function(self, f: Callable[[], float]) -> None:
+        """Read the gauge through `f` (this process) and keep `f` for `sample()`."""
+        self._callback = f
+        super().set_function(f)
+
+    def sample(self) -> None:
+        """Write the callback's current value where other processes read it."""
+        if self._callback is not None:
+            self.set(self._callback())
+
+
+def _read_gauges(registry: CollectorRegistry) -> tuple[Gauge, Gauge]:
+    """Return the pull reads' gauges: a consumer's lag, the long polls waiting."""
+    lag = Gauge(
+        "gateway_read_lag_records",
+        "Records between a consumer's last answered cursor and the topic's end",
+        ["consumer", "topic"],
+        registry=registry,
+        multiprocess_mode="mostrecent",  # the last answer's lag, whichever worker gave it
+    )
+    waiting = Gauge(
+        "gateway_read_long_polls_waiting",
+        "Pull reads waiting for records (long polls) on this replica",
+        ["topic"],
+        registry=registry,
+        multiprocess_mode="livesum",
+    )
+    return lag, waiting
+
+
+def _audit_series(registry: CollectorRegistry, pending: Gauge, failures: Counter) -> AuditSeries:
     return AuditSeries(
-        pending=Gauge(
-            "gateway_audit_pending_records",
-            "Audit records handed to Kafka and not yet acknowledged (bounded by AUDIT_MAX_PENDING)",
-            registry=registry,
-        ),
+        pending=pending,
         unavailable=Counter(
             "gateway_audit_unavailable",
             "Calls answered 503 (or refusals answered unaudited) because their audit record was "

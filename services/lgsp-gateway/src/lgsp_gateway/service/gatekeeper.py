@@ -25,7 +25,7 @@ from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.contracts import Contract, TextCollisionError, ascii_json
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.intake import event_from_http
-from lgsp_gateway.domain.ratelimit import RateLimiter
+from lgsp_gateway.domain.ratelimit import Limiter, RateLimiter
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
 from lgsp_gateway.service.registry_freshness import RegistryFreshness
 from lgsp_gateway.settings import GatewaySettings
@@ -50,13 +50,19 @@ class Gatekeeper:
     """Authorises, rate-limits, parses and selects the contract; refuses with a Rejection."""
 
     def __init__(
-        self, settings: GatewaySettings, directory: Directory, registry: Any = None
+        self,
+        settings: GatewaySettings,
+        directory: Directory,
+        registry: Any = None,
+        *,
+        limiter: Limiter | None = None,
     ) -> None:
         self.directory = directory
         # The registry copy behind the directory, whose freshness every call checks first.
         registry = registry if registry is not None else getattr(directory, "_registry", None)
         self.freshness = RegistryFreshness.from_env(registry, settings.retry_after_s)
-        self._limiter = RateLimiter(
+        # Alone, the buckets are this process's; in a worker group, shared by all its workers.
+        self._limiter = limiter or RateLimiter(
             settings.rate_limit_per_source, settings.rate_limit_burst, settings.replicas
         )
 
