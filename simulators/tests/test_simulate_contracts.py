@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from lgsp_simulators.departments.faults import BY_TOPIC, COMMON, mutations
 from lgsp_simulators.departments.plan import Plan
 from lgsp_simulators.scenario import Faults, Scenario, Silence, load_scenario
+from lgsp_vn.admin_units import legacy_districts, resolve_legacy
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -50,6 +51,13 @@ def test_every_department_sends_events_its_contract_accepts(valid_drafts: list[A
     for draft in valid_drafts:
         errors = [e.message for e in validator(draft.topic).iter_errors(draft.payload)]
         assert errors == [], (draft.topic, draft.payload)
+
+
+def test_district_codes_are_those_of_the_map_of_30_june_2025(valid_drafts: list[Any]) -> None:
+    sent = {d.payload["district_code"] for d in valid_drafts}
+    assert sent == {d.code for d in legacy_districts("77")}  # Bà Rịa - Vũng Tàu's districts
+    # Each resolves to today's Thành phố Hồ Chí Minh (the collector's current_province).
+    assert {resolve_legacy(code).province.code for code in sent} == {"79"}
 
 
 def test_event_types_follow_the_contracts(valid_drafts: list[Any]) -> None:

@@ -13,16 +13,17 @@ from zoneinfo import ZoneInfo
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 T = TypeVar("T")
 
-# Districts of Bà Rịa - Vũng Tàu (official codes) and a rough weight by population.
-DISTRICTS: dict[str, tuple[str, float]] = {
-    "747": ("Thành phố Vũng Tàu", 31.0),
-    "748": ("Thành phố Bà Rịa", 11.0),
-    "750": ("Huyện Châu Đức", 14.0),
-    "751": ("Huyện Xuyên Mộc", 13.0),
-    "752": ("Huyện Long Điền", 12.0),
-    "753": ("Huyện Đất Đỏ", 7.0),
-    "754": ("Thị xã Phú Mỹ", 11.5),
-    "755": ("Huyện Côn Đảo", 0.5),
+# The district codes departments' legacy systems send: Bà Rịa - Vũng Tàu's districts as they
+# stood on 30/6/2025 (names: lgsp_vn.admin_units.legacy_unit), with a rough weight by population.
+# The collector maps them to today's units (Thành phố Hồ Chí Minh, its communes and wards).
+DISTRICTS: dict[str, float] = {
+    "747": 31.0,  # Thành phố Vũng Tàu
+    "748": 11.0,  # Thành phố Bà Rịa
+    "750": 14.0,  # Huyện Châu Đức
+    "751": 13.0,  # Huyện Xuyên Mộc
+    "753": 19.0,  # Huyện Long Đất (Long Điền and Đất Đỏ, merged early in 2025)
+    "754": 11.5,  # Thành phố Phú Mỹ
+    "755": 0.5,  # Huyện Côn Đảo
 }
 
 
@@ -77,7 +78,7 @@ def pick(rng: random.Random, weights: Mapping[T, float]) -> T:
 def pick_district(rng: random.Random, among: Sequence[str] | None = None) -> str:
     """Return a district code, weighted by population."""
     codes = list(among) if among else list(DISTRICTS)
-    return rng.choices(codes, weights=[DISTRICTS[c][1] for c in codes], k=1)[0]
+    return rng.choices(codes, weights=[DISTRICTS[c] for c in codes], k=1)[0]
 
 
 def local(moment: datetime) -> datetime:

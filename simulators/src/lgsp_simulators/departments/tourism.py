@@ -19,8 +19,8 @@ from lgsp_simulators.scenario import TourismMix
 TOPIC = "tourism.accommodation-report.v1"
 EVENT_TYPE = "vn.gov.lgsp.tourism.accommodation-report.submitted"
 # Where establishments are: the coast (Vũng Tàu, Long Hải, Hồ Tràm) and Côn Đảo.
-_DISTRICTS = {"747": 45.0, "752": 14.0, "751": 14.0, "753": 8.0, "755": 9.0, "748": 5.0,
-              "754": 3.0, "750": 2.0}  # fmt: skip
+_DISTRICTS = {"747": 45.0, "753": 22.0, "751": 14.0, "755": 9.0, "748": 5.0, "754": 3.0,
+              "750": 2.0}  # fmt: skip
 # (type, weight, rooms range, occupancy range, stay in nights range)
 _TYPES: dict[str, tuple[float, tuple[int, int], tuple[float, float], tuple[float, float]]] = {
     "hotel": (0.35, (20, 250), (0.45, 0.85), (1.3, 2.2)),
