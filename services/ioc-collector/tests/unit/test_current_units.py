@@ -117,6 +117,13 @@ def test_only_kpis_with_unit_codes_get_the_derived_dimensions() -> None:
     plain = kpi("category")
     assert derived_dimensions(plain) == ()
     assert derived_dimensions(BY_DISTRICT) == (CURRENT_UNIT, CURRENT_PROVINCE)
+    births = parse_definition(
+        "births.yaml",
+        "id: births\ntitle_vi: Xác thực\ntitle_en: Verifications\n"
+        "topic: population.verification.v1\nmeasure: {kind: count}\n"
+        "dimensions: [province_code]\nwindow: day\nunit: lượt\n",
+    )
+    assert derived_dimensions(births) == ()  # the CCCD's birth province, not a location
     state = aggregate(plain, [record(1, JULY_2025, 1)])
     assert current_unit_values(state, plain) == {}
     with pytest.raises(ValueError, match="current_unit"):

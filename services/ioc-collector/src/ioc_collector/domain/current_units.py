@@ -36,10 +36,15 @@ BUCKET_LABELS = {
 }
 # The finest first: a commune code says more than the district code beside it.
 UNIT_FIELDS = ("commune_code", "ward_code", "district_code", "province_code")
+# Their `province_code` is the CCCD's birth-registration code (3 digits, the card's own, valid
+# for life): where a citizen was born, not where the event happened, so it is never mapped.
+BIRTH_PROVINCE_TOPICS = frozenset({"population.verification.v1"})
 
 
 def unit_field(kpi: KpiDefinition) -> str | None:
     """Return the administrative-unit dimension a KPI's current units derive from, if any."""
+    if kpi.topic in BIRTH_PROVINCE_TOPICS:
+        return None
     return next((name for name in UNIT_FIELDS if name in kpi.dimensions), None)
 
 
