@@ -53,8 +53,10 @@ async def test_an_event_id_that_is_a_cccd_is_not_stored(gateway: Gateway) -> Non
     [
         (CCCD, True),
         (f"cccd: {CCCD}.", True),
-        ("550e8400-e29b-41d4-a716-446655440000", False),  # a UUID's all-digit tail: province 446
-        ("550e8400-e29b-41d4-a716-079203004567", True),  # standalone, well formed: refused
+        ("550e8400-e29b-41d4-a716-446655440000", False),  # a UUID's all-digit tail
+        ("a3c9e2f1-5b7d-4e8a-9c1f-006731509645", False),  # ... even one that reads as a CCCD
+        (f"run a3c9e2f1-5b7d-4e8a-9c1f-006731509645 of {CCCD}", True),
+        (f"{CCCD}-e29b", True),
         (f"x{CCCD}", False),  # inside a word: not a number on its own
         ("0792030045678", False),  # 13 digits
         ("000.00.01.H03-241001-0001", False),

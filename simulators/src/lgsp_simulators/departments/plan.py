@@ -21,7 +21,6 @@ from lgsp_simulators.departments.health import HealthSim
 from lgsp_simulators.departments.tourism import TourismSim
 from lgsp_simulators.departments.tthc import TthcSim
 from lgsp_simulators.scenario import Department, Scenario
-from lgsp_vn.cccd import validate_cccd
 
 
 def stream(seed: int, *labels: str) -> random.Random:
@@ -89,20 +88,8 @@ class Plan:
             return self._finish(name, draft)
         return None
 
-    def _event_id(self) -> str:
-        """Return the next event id, drawn again when its last group reads as a CCCD number.
-
-        One UUID in a few thousand ends in 12 decimal digits, and the gateway refuses a context
-        attribute holding a well-formed CCCD number (the id included).
-        """
-        while True:
-            event_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
-            tail = event_id.rsplit("-", 1)[1]
-            if not tail.isdigit() or validate_cccd(tail):
-                return event_id
-
     def _finish(self, name: Department, draft: Draft) -> Draft:
-        draft.event_id = self._event_id()
+        draft.event_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         if self._faults.random() < self.scenario.faults.invalid_share:
             draft = break_draft(draft, self._faults)
         self.planned += 1

@@ -58,14 +58,21 @@ def invalid_event(exc: ValidationError | None, first: Sequence[FieldError] = ())
     )
 
 
-# A run of 12 digits standing alone (not inside a longer word or number, so not the tail of a
-# UUID's hex group), checked against the CCCD structure before it is called one.
+# A run of 12 digits standing alone (not inside a longer word or number), checked against the
+# CCCD structure before it is called one. UUIDs are taken out first: one in a few thousand ends
+# in a group of 12 decimal digits, and an event id must never be refused for being a UUID.
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])", re.ASCII)
+_UUID = re.compile(
+    r"(?<![0-9A-Za-z-])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"(?![0-9A-Za-z-])",
+    re.ASCII,
+)
 
 
 def carries_cccd(value: str) -> bool:
     """Tell whether a text holds a well-formed CCCD number with a known province code."""
-    return any(not validate_cccd(run.group()) for run in _DIGIT_RUN.finditer(value))
+    text = _UUID.sub(" ", value)
+    return any(not validate_cccd(run.group()) for run in _DIGIT_RUN.finditer(text))
 
 
 def _identifiers_in_attributes(attributes: Mapping[str, Any]) -> list[FieldError]:
