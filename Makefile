@@ -1,6 +1,6 @@
 # Commands a newcomer needs. `make help` lists them.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt types unit kafka lock
+.PHONY: help run test lint fmt types unit kafka lock bench
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ unit: ## Fast tests only (no broker)
 
 kafka: ## Run only a local Kafka broker on 127.0.0.1:9092
 	uv run lgsp dev kafka
+
+bench: ## Run every benchmark on one local broker; writes bench/results.json, bench/RESULTS.md
+	uv run --frozen python bench/run_all.py
 
 lock: ## Refresh uv.lock after changing dependencies
 	uv lock

@@ -14,7 +14,7 @@ Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
    history topic and a live topic, the repository's dossier KPIs and the freshness probe KPI on
    the live topic. Waits until the collector has consumed the whole history topic.
 4. Freshness without a backfill: `--seconds` of steady `--rate` events/s through the gateway on
-   the live topic, probes timed from the 202 to the API (as in `collector_bench.py`).
+   the live topic, probes timed from their send to the API (as in `collector_bench.py`).
 5. Pushes a KPI on the history topic to the registry and keeps the same traffic up until the
    backfill has handed over: backfill events/s (records over the time from push to hand-over),
    freshness p50/p99 during it, and a check that the KPI's values add up to every event.
@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -37,7 +38,17 @@ import httpx
 import yaml
 from aiokafka import AIOKafkaProducer
 from collector_bench import Freshness, percentile
-from collector_bench_support import BASE, DISTRICTS, PROBE_KPI, ROOT, SCHEMA, start_process
+from collector_bench_support import (
+    AUTH,
+    BASE,
+    DISTRICTS,
+    PROBE_KPI,
+    ROOT,
+    SCHEMA,
+    start_process,
+    viewer_change,
+)
+from figures import Figure, finish
 
 from ioc_collector.stream.backfill import backfill_consumer
 from lgsp_common.api_keys import hash_api_key
@@ -138,24 +149,27 @@ async def register(kafka: KafkaSettings, registry: str, history: str, live: str)
     changes.append(("api_key", key_id, {"id": key_id, "source_id": "live",
                                         "key_hash": hash_api_key(key)}))  # fmt: skip
     changes += [("kpi", kpi["id"], kpi) for kpi in live_kpis(live)]
+    changes.append(viewer_change())
     await publish_registry_changes(kafka, registry, changes)
     return key
 
 
 async def counted(http: httpx.AsyncClient, url: str, topic: str) -> int:
-    body = (await http.get(url + "/v1/streams/counts", timeout=10)).json()
+    body = (await http.get(url + "/v1/streams/counts", timeout=10, headers=AUTH)).json()
     return sum(s["events"] for s in body["sources"] if s["topic"] == topic)
 
 
 async def history_tile(http: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
-    tiles = (await http.get(url + "/v1/kpis", timeout=10)).json()["kpis"]
+    tiles = (await http.get(url + "/v1/kpis", timeout=10, headers=AUTH)).json()["kpis"]
     return next((t for t in tiles if t["id"] == "history-by-district"), None)
 
 
 async def history_total(http: httpx.AsyncClient, url: str) -> int:
     """The backfilled KPI's values over every day, added up."""
     since = (datetime.now(UTC) - timedelta(days=DAYS + 2)).date().isoformat()
-    answer = await http.get(url + "/v1/kpis/history-by-district/series", params={"from": since})
+    answer = await http.get(
+        url + "/v1/kpis/history-by-district/series", params={"from": since}, headers=AUTH
+    )
     return int(sum(p["value"] or 0 for p in answer.json()["points"]))
 
 
@@ -191,7 +205,7 @@ def processes_env(
     return gateway, collector
 
 
-async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) -> None:
+async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) -> list[Figure]:
     """Run the whole measurement and print the figures."""
     run_id = uuid.uuid4().hex[:8]
     roles = ("registry", "dlq", "kpi", "audit")
@@ -224,18 +238,21 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) ->
         )
         processes.append(start_process("ioc_collector", collector_env | {
             "IOC_COLLECTOR_PORT": str(ioc_port)}, url, root / "collector.log"))  # fmt: skip
-        await measure(kafka, (url, gateway_url), topics, key, (events, rate), seconds, plain)
+        found = await measure(
+            kafka, (url, gateway_url), topics, key, (events, rate), seconds, plain
+        )
     finally:
         for process in processes:
             process.terminate()
             process.wait(30)
     print(f"logs in {root}")
+    return found
 
 
 async def measure(
     kafka: KafkaSettings, urls: tuple[str, str], topics: dict[str, str], key: str,
     load: tuple[int, int], seconds: float, plain: float,
-) -> None:  # fmt: skip
+) -> list[Figure]:  # fmt: skip
     """Freshness without, then during, the backfill of a KPI pushed now; print the figures."""
     (url, gateway_url), (events, rate) = urls, load
     limits = httpx.Limits(max_connections=64)
@@ -270,18 +287,20 @@ async def measure(
         watcher.cancel()
         total = await history_total(http, url)
     quiet, during = run.samples[:quiet_probes], run.samples[quiet_probes:]
-    failed = sum(1 for acked in run.acked.values() if not acked)
+    failed = run.errors + run.unseen
     backfill = events / elapsed
     print(f"backfill of one KPI over {events} recorded events (3 partitions), live traffic on")
-    print(f"  backfill, push to hand-over : {backfill:10.0f} events/s ({elapsed:.1f} s)")
-    print(f"  plain aiokafka consumer     : {plain:10.0f} events/s")
-    print(f"  ratio                       : {backfill / plain:10.2f}")
     print(f"  values: every event counted : {total == events} ({total} of {events})")
-    print(f"freshness of the other KPIs, gateway 202 -> API, {rate} events/s, probes every 100 ms")
+    found = [
+        Figure("backfill events/s, push to hand-over", backfill, "events/s", plain,
+               "plain consumer (backfill options)", errors=0 if total == events else 1,
+               note=f"{elapsed:.1f} s; {total} of {events} counted"),
+    ]  # fmt: skip
     for name, samples in (("without backfill", quiet), ("during backfill", during)):
-        p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
-        print(f"  {name:17}: {len(samples):5} probes, p50 {p50:7.1f} ms, p99 {p99:7.1f} ms")
-    print(f"  probes whose request failed (not counted): {failed}")
+        p99 = percentile(samples, 0.99) * 1000 if samples else None
+        found.append(Figure(f"freshness p99 {name} ({rate}/s)", p99, "ms", errors=failed,
+                            note=f"{len(samples)} probes"))  # fmt: skip
+    return found
 
 
 def kafka_servers() -> str:
@@ -294,6 +313,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     cluster = None
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -301,10 +321,11 @@ def main() -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = cluster.start()
     try:
         kafka = KafkaSettings(bootstrap_servers=kafka_servers())
-        asyncio.run(bench(kafka, args.events, args.rate, args.seconds))
+        found = asyncio.run(bench(kafka, args.events, args.rate, args.seconds))
     finally:
         if cluster is not None:
             cluster.stop()
+    sys.exit(finish("collector backfill", found, args.json))
 
 
 if __name__ == "__main__":

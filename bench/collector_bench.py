@@ -6,20 +6,25 @@
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
 
 Throughput: pre-fills a 3-partition topic with valid dossier events, reads them all with a plain
-group-less aiokafka consumer (read_committed, getmany), then lets one collector process
-(`python -m ioc_collector`, the repository's dossier KPIs, contract validation, state committed
-with positions) aggregate the same records from the beginning, with the same records per poll
-(2000); prints events/s of both and the ratio (target >= 0.5), per wall-clock and per CPU
-second. Both rates leave out what was read before the clock started (the plain consumer's first
-batch; what the collector had applied when its count was first seen); the collector's is the
-slope between samples of its count (every 100 ms through its API), so polling neither costs it
-much nor lags its end. The two take turns `--rounds` times (a new collector each time: own
-group, own store) and the faster run of each counts: the machine may be shared.
+group-less aiokafka consumer built from the collector's own consumer options
+(`collector_bench_support.plain_consumer_options`: read_committed, the same fetch sizes), then
+lets one collector process (`python -m ioc_collector`, the repository's dossier KPIs, contract
+validation, state committed with positions) aggregate the same records from the beginning, with
+the same records per poll (2000); prints events/s of both and the ratio (target >= 0.6), per
+wall-clock and per CPU second. Both rates use the same window: from the first records seen
+(the plain consumer's first batch; the collector's first count above zero through its API,
+sampled every 50 ms) to the moment all of them are seen, tail included. The two take turns
+`--rounds` times (a new collector each time: own group, own store) and the faster run of each
+counts: the machine may be shared.
 
 Freshness: starts the gateway and a collector as processes, publishes batches of structured
-CloudEvents at a steady `--rate` events/s; every 100 ms one event of a batch is a probe counted
-by a bench KPI; the time from the batch's 202 to the moment the collector's API shows that probe
-is the freshness; prints p50 and p99 (target p99 < 1 s).
+CloudEvents at a steady `--rate` events/s (every POST awaited; any answer but 202 is an error
+and invalidates the figure); every 100 ms one event of a batch is a probe counted by a bench
+KPI; the time from the moment the probe's request is sent to the moment the collector's API
+shows it is the freshness (a probe may show before its 202 comes back: it is timed from its
+send all the same); prints p50 and p99 (target p99 < 100 ms at 3,000 events/s).
+
+`--json PATH` writes the figures for `run_all.py`; the exit status is 1 if any is invalid.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -38,6 +44,7 @@ from typing import Any
 
 import httpx
 from collector_bench_support import (
+    AUTH,
     DOSSIER_SUBMITTED,
     SCHEMA,
     Rate,
@@ -48,8 +55,11 @@ from collector_bench_support import (
     prefill,
     sample,
     start_process,
+    viewer_change,
+    window_rate,
     write_config,
 )
+from figures import Figure, Target, finish, invalid, percentile
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.settings import KafkaSettings
@@ -63,9 +73,8 @@ async def collector_throughput(
 ) -> Rate:
     """Return the rate at which one collector process aggregates the pre-filled topic.
 
-    The rate is the slope between the first sample showing events and the last one short of
-    the total: polls every 100 ms (each costs the collector an HTTP request) and no lag in
-    seeing the end.
+    The window is the plain consumer's: from the first sample showing events to the first one
+    showing all `count` (samples every 50 ms, each an HTTP request to the collector).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -73,16 +82,14 @@ async def collector_throughput(
     process = start_process("ioc_collector", env, url, root / f"{name}.log")
     try:
         async with httpx.AsyncClient() as http:
-            running: list[Sample] = []
+            first: Sample | None = None
             while (now := await sample(http, url, process.pid)).events < count:
-                if now.events:
-                    running.append(now)
-                await asyncio.sleep(0.1)
-        if len(running) < 2:
+                if now.events and first is None:
+                    first = now
+                await asyncio.sleep(0.05)
+        if first is None:
             raise RuntimeError("too few samples to measure a rate: pre-fill more --events")
-        first, last = running[0], running[-1]
-        done = last.events - first.events
-        return Rate(done / (last.at - first.at), done / (last.cpu_s - first.cpu_s))
+        return window_rate(first, now)
     finally:
         process.terminate()
         process.wait(30)
@@ -97,48 +104,58 @@ async def register(kafka: KafkaSettings, topic: str) -> str:
         ("contract", f"c-{topic}", {"id": f"c-{topic}", "subject": topic, "version": 1,
                                     "schema": SCHEMA}),
         ("api_key", key_id, {"id": key_id, "source_id": "bench", "key_hash": hash_api_key(key)}),
+        viewer_change(),
     ])  # fmt: skip
     return key
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Return the nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
 class Freshness:
-    """Drives the gateway at a steady rate and times each probe until the API shows it."""
+    """Drives the gateway at a steady rate and times each probe from its send to the API."""
 
     def __init__(self, gateway: str, collector: str, topic: str, key: str, rate: int) -> None:
         self.gateway, self.collector, self.topic, self.key = gateway, collector, topic, key
         self.batch = max(1, rate // 50)  # 50 requests per second
-        self.acked: dict[int, float] = {}
+        self.sent_at: dict[int, float] = {}  # probe number -> when its request was sent
+        self.acked: dict[int, float] = {}  # probe number -> its 202 (0.0: none, or failed)
         self.samples: list[float] = []
-        self.sent = 0
+        self.sent = 0  # events answered 202
+        self.errors = 0  # requests not answered 202 (each invalidates the figure)
+        self.unseen = 0  # probes answered 202 that the API never showed
         self.rng = random.Random(2)
+        self._posts: set[asyncio.Task[None]] = set()
 
     async def send(self, http: httpx.AsyncClient, seconds: float, probes: bool) -> None:
-        """Send one batch every 20 ms; every fifth batch carries a probe."""
+        """Send one batch every 20 ms, every fifth with a probe; return once all are answered."""
         start = time.perf_counter()
         tick = 0
         while (now := time.perf_counter()) - start < seconds:
             probe = len(self.acked) if probes and tick % 5 == 0 else None
-            asyncio.get_running_loop().create_task(self._post(http, tick, probe))
+            if probe is not None:
+                self.acked[probe] = 0.0
+            task = asyncio.get_running_loop().create_task(self._post(http, tick, probe))
+            self._posts.add(task)
+            task.add_done_callback(self._posts.discard)
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * 0.02 - now))
+        await asyncio.gather(*self._posts)
 
     async def _post(self, http: httpx.AsyncClient, tick: int, probe: int | None) -> None:
         events = [self._event(tick * 1000 + i, "1.001612") for i in range(self.batch)]
         if probe is not None:
-            self.acked[probe] = 0.0
             events[0] = self._event(tick * 1000, "PROBE")
-        answer = await http.post(
-            f"{self.gateway}/v1/topics/{self.topic}/batches", content=json.dumps(events),
-            headers={"content-type": "application/cloudevents-batch+json", "x-api-key": self.key},
-        )  # fmt: skip
+            self.sent_at[probe] = time.perf_counter()
+        try:
+            answer = await http.post(
+                f"{self.gateway}/v1/topics/{self.topic}/batches", content=json.dumps(events),
+                headers={"content-type": "application/cloudevents-batch+json",
+                         "x-api-key": self.key},
+            )  # fmt: skip
+        except httpx.HTTPError:
+            self.errors += 1
+            return
         if answer.status_code != 202:
-            raise RuntimeError(f"gateway answered {answer.status_code}: {answer.text[:300]}")
+            self.errors += 1
+            return
         self.sent += len(events)
         if probe is not None:
             self.acked[probe] = time.perf_counter()
@@ -148,15 +165,27 @@ class Freshness:
                 "data": dossier(n, self.rng, procedure)}  # fmt: skip
 
     async def watch(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
-        """Poll the probe KPI every 10 ms; a probe is visible once the count passes it."""
-        shown = 0
-        while not stop.is_set() or shown < len(self.acked):
-            body = (await http.get(f"{self.collector}/v1/kpis/bench-probes/series")).json()
+        """Poll the probe KPI every 10 ms; a probe is visible once the count passes it.
+
+        After `stop`, waits up to 30 s for the probes answered 202; those never shown count
+        in `unseen` (an error of the figure).
+        """
+        shown, deadline = 0, None
+        while True:
+            expected = sum(1 for at in self.acked.values() if at)
+            if stop.is_set():
+                deadline = deadline or time.monotonic() + 30
+                if shown >= expected or time.monotonic() > deadline:
+                    self.unseen = max(0, expected - shown)
+                    return
+            series = f"{self.collector}/v1/kpis/bench-probes/series"
+            body = (await http.get(series, headers=AUTH)).json()
             count = int(sum((p["value"] or 0) for p in body["points"]))
             now = time.perf_counter()
             for probe in range(shown, count):
-                acked = self.acked.get(probe) or now  # shown before its 202 came back: 0
-                self.samples.append(max(0.0, now - acked))
+                sent = self.sent_at.get(probe)
+                if sent is not None:
+                    self.samples.append(now - sent)
             shown = max(shown, count)
             await asyncio.sleep(0.01)
 
@@ -192,7 +221,7 @@ async def freshness(
             await run.send(http, seconds, probes=True)
             achieved = (run.sent - sent_before) / (time.perf_counter() - started)
             stop.set()
-            await asyncio.wait_for(watcher, 60)
+            await watcher
         return run, achieved
     finally:
         for process in processes:
@@ -213,8 +242,10 @@ async def throughput(
     return max(plain, key=lambda r: r.wall), max(ours, key=lambda r: r.wall)
 
 
-async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float, rounds: int) -> None:
-    """Run both measurements and print the figures."""
+async def bench(
+    kafka: KafkaSettings, events: int, rate: int, seconds: float, rounds: int
+) -> list[Figure]:
+    """Run both measurements; return the figures."""
     run = uuid.uuid4().hex[:8]
     topics = [f"bench.tthc-{run}.v1", f"bench.fresh-{run}.v1"]
     specs = [TopicSpec(t, 3) for t in topics]
@@ -226,32 +257,51 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float, ro
     await ensure_topics(kafka, specs)
     root = Path(tempfile.mkdtemp(prefix="collector-bench-"))
     write_config(root, topics)
+    print(f"» pre-filling {events} events; then plain consumer and collector, {rounds} rounds")
     await prefill(kafka, topics[0], events)
-    plain, ours = await throughput(kafka, root, topics[0], events, rounds)
-    kpis = len(list((root / "kpis").glob("*-0.yaml")))
-    print(f"throughput, {events} pre-filled events (3 partitions, {kpis} KPIs, contract checked)")
-    print("                            events/s   events/CPU-s")
-    print(f"  plain aiokafka consumer : {plain.wall:10.0f}   {plain.cpu:10.0f}")
-    print(f"  ioc-collector process   : {ours.wall:10.0f}   {ours.cpu:10.0f}")
-    print(
-        f"  ratio (target >= 0.5)   : {ours.wall / plain.wall:10.2f}   {ours.cpu / plain.cpu:10.2f}"
+    await publish_registry_changes(kafka, f"{topics[0]}.registry", [viewer_change()])
+    found = throughput_figures(*await throughput(kafka, root, topics[0], events, rounds))
+    print(f"» freshness at {rate} events/s for {seconds:.0f} s (logs in {root})")
+    try:
+        result, achieved = await freshness(kafka, root, topics[1], rate, seconds)
+    except Exception as exc:
+        return [*found, invalid("freshness p99, send -> KPI on the API", "ms", repr(exc))]
+    return found + freshness_figures(result, achieved, rate)
+
+
+def throughput_figures(plain: Rate, ours: Rate) -> list[Figure]:
+    """Return the collector's rates against the plain consumer's (same window)."""
+    return [
+        Figure("collector events/s (wall clock)", ours.wall, "events/s", plain.wall,
+               "plain aiokafka consumer", Target(">=", 0.6, "ratio")),
+        Figure("collector events per CPU second", ours.cpu, "events/s", plain.cpu,
+               "plain aiokafka consumer"),
+    ]  # fmt: skip
+
+
+def freshness_figures(result: Freshness, achieved: float, rate: int) -> list[Figure]:
+    """Return freshness p50 / p99 (ms); any failed request or unseen probe invalidates them."""
+    samples, errors = result.samples, result.errors + result.unseen
+    note = f"{len(samples)} probes, {achieved:.0f} events/s sent, mean " + (
+        f"{statistics.fmean(samples) * 1000:.1f} ms" if samples else "-"
     )
-    result, achieved = await freshness(kafka, root, topics[1], rate, seconds)
-    samples = result.samples
-    print(f"freshness: gateway 202 -> KPI on the API, {achieved:.0f} events/s for {seconds:.0f} s")
-    print(f"  probes : {len(samples)}")
-    print(f"  p50    : {percentile(samples, 0.5) * 1000:8.1f} ms")
-    print(f"  p99    : {percentile(samples, 0.99) * 1000:8.1f} ms   (target < 1000 ms)")
-    print(f"  mean   : {statistics.fmean(samples) * 1000:8.1f} ms; logs in {root}")
+    p50 = percentile(samples, 0.5) * 1000 if samples else None
+    p99 = percentile(samples, 0.99) * 1000 if samples else None
+    return [
+        Figure(f"freshness p50 at {rate}/s, send -> KPI on the API", p50, "ms", errors=errors),
+        Figure(f"freshness p99 at {rate}/s, send -> KPI on the API", p99, "ms",
+               target=Target("<", 100), errors=errors, note=note),
+    ]  # fmt: skip
 
 
 def main() -> None:
     """Parse arguments, start Kafka if needed, run the bench."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60_000)
-    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="throughput runs of each side")
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     cluster = None
@@ -259,11 +309,12 @@ def main() -> None:
         cluster = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
         bootstrap = cluster.start()
     try:
-        asyncio.run(bench(KafkaSettings(bootstrap_servers=bootstrap), args.events, args.rate,
-                          args.seconds, args.rounds))  # fmt: skip
+        found = asyncio.run(bench(KafkaSettings(bootstrap_servers=bootstrap), args.events,
+                                  args.rate, args.seconds, args.rounds))  # fmt: skip
     finally:
         if cluster is not None:
             cluster.stop()
+    sys.exit(finish("collector", found, args.json))
 
 
 if __name__ == "__main__":

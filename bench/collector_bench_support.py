@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from ioc_collector.bootstrap import group_consumer_options
+from ioc_collector.settings import CollectorSettings
+from lgsp_common.access_tokens import new_access_token
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 
@@ -28,6 +31,9 @@ BASE = json.loads((TOPIC_DIR / "examples/valid/online-submitted-province.json").
 DOSSIER_SUBMITTED = "vn.gov.lgsp.tthc.dossier.submitted"  # the contract's eventType
 MAX_BATCH = 2000  # records per poll, for both consumers
 DISTRICTS = ["747", "748", "750", "751", "752", "753", "754", "755"]
+# The collector's data routes need a viewer: one registry access token for the bench's reads.
+VIEWER = new_access_token()
+AUTH = {"authorization": f"Bearer {VIEWER.token}"}
 PROBE_KPI = """id: bench-probes
 title_vi: Sự kiện dò
 title_en: Bench probes
@@ -39,6 +45,12 @@ window: month
 allowed_lateness: P1D
 unit: probes
 """
+
+
+def viewer_change() -> tuple[str, str, dict[str, Any]]:
+    """Return the registry change that lets the bench read the collector's API (a viewer)."""
+    token = {"id": VIEWER.id, "token_hash": VIEWER.token_hash, "role": "viewer", "name": "bench"}
+    return ("access_token", VIEWER.id, token)
 
 
 def dossier(n: int, rng: random.Random, procedure: str = "1.001612") -> dict[str, Any]:
@@ -104,27 +116,44 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def plain_consumer_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Return the plain consumer's options: the collector's stream consumer's, without a group.
+
+    Built by the collector's own function (`ioc_collector.bootstrap.group_consumer_options`),
+    so fetch sizes, isolation and timeouts are the collector's; only the group is left out
+    (the plain consumer reads every partition itself) and the client id is its own.
+    """
+    settings = CollectorSettings(kafka=kafka, max_batch=MAX_BATCH)
+    return group_consumer_options(settings) | {"group_id": None, "client_id": "bench-plain"}
+
+
+def window_rate(first: Sample, last: Sample) -> Rate:
+    """Return the rate between two samples: the records applied, over wall and CPU time."""
+    done = last.events - first.events
+    if done <= 0 or last.at <= first.at:
+        raise RuntimeError("too few samples to measure a rate: pre-fill more --events")
+    return Rate(done / (last.at - first.at), done / max(last.cpu_s - first.cpu_s, 1e-9))
+
+
 async def plain_consumer(kafka: KafkaSettings, topic: str, count: int) -> Rate:
-    """Return the rate of a plain consumer reading the whole topic."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
+    """Return the rate of a plain consumer reading the whole topic.
+
+    The window is the collector's (`collector_bench.collector_throughput`): from the first
+    records seen to the moment all `count` are, the first batch left out on both sides.
+    """
+    consumer = AIOKafkaConsumer(topic, **plain_consumer_options(kafka))
     await consumer.start()
-    seen, first, started, cpu = 0, 0, 0.0, 0.0
+    seen, first = 0, None
     try:
         while seen < count:
             batches = await consumer.getmany(timeout_ms=1000, max_records=MAX_BATCH)
             seen += sum(len(records) for records in batches.values())
-            if batches and not started:  # as for the collector: the clock starts after a batch
-                first, started, cpu = seen, time.perf_counter(), time.process_time()
+            if batches and first is None:
+                first = Sample(time.perf_counter(), seen, time.process_time())
     finally:
         await consumer.stop()
-    done = count - first
-    return Rate(done / (time.perf_counter() - started), done / (time.process_time() - cpu))
+    assert first is not None
+    return window_rate(first, Sample(time.perf_counter(), seen, time.process_time()))
 
 
 def start_process(module: str, env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -159,7 +188,7 @@ def collector_env(kafka: KafkaSettings, root: Path, topic: str, name: str) -> di
 
 async def consumed(http: httpx.AsyncClient, url: str) -> int:
     """Return the events the collector has applied (all partitions)."""
-    body = (await http.get(url + "/v1/streams/counts", timeout=5)).json()
+    body = (await http.get(url + "/v1/streams/counts", timeout=5, headers=AUTH)).json()
     return sum(s["events"] for s in body["sources"])
 
 

@@ -1,12 +1,17 @@
 """Gateway throughput and latency against a plain aiokafka producer, same broker, same run.
 
-    uv run python bench/gateway_bench.py [--seconds 15] [--connections 32] [--workers 1]
+    uv run python bench/gateway_bench.py [--seconds 15] [--connections 64] [--workers 1]
+                                         [--json PATH]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), registers a source, starts the gateway
-as its own process and drives it with `wrk` (apt-get install wrk) for single events and with an
-async HTTP client for batches. The baseline sends the same payloads with the same CloudEvents
-headers through a plain idempotent aiokafka producer with acks=all: per-event round trips at the
-same concurrency, and bulk sends. Prints a table with the ratios.
+as its own process and drives it with `wrk` (apt-get install wrk) for single events (only 2xx
+answers count: `wrk_load.py`) and with an async HTTP client for batches (only items answered
+202 count). The raw baseline is an aiokafka producer built from the gateway's own producer
+configuration (`lgsp_gateway.adapters.producer_options.gateway_producer_options`: acks=all,
+idempotent, the same linger, 256 KiB batches, no compression), sending the same payloads with
+the same CloudEvents headers and key at the same concurrency for the same number of seconds:
+per-event round trips at `--connections`, and batches of `--batch-size` from 4 senders, each
+batch awaited whole. Any failed request or record makes its figure invalid and the exit status 1.
 """
 
 from __future__ import annotations
@@ -15,18 +20,20 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import shutil
-import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from figures import Figure, Target, finish, percentile
 from gateway_process import start_gateway_process
+from wrk_load import WrkResult, run_wrk
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.envelope import CloudEvent, to_kafka
@@ -34,6 +41,8 @@ from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_devkit.kafka_local import LocalKafka
 from lgsp_devkit.testing import new_api_key, publish_registry_changes
+from lgsp_gateway.adapters.producer_options import gateway_producer_options
+from lgsp_gateway.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_DIR = ROOT / "contracts/topics/tthc.dossier.v1"
@@ -88,18 +97,10 @@ def start_gateway(kafka: KafkaSettings, run: str, registry: str, workers: int) -
     return start_gateway_process(kafka, settings)
 
 
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk_single(url: str, topic: str, key: str, seconds: int, connections: int) -> dict[str, float]:
-    """Drive single-event requests with wrk; return req/s, p50 and p99 (ms)."""
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
+def single_script(key: str) -> str:
+    """Return the wrk script posting the contract's example as one binary-mode event."""
     body = json.dumps(PAYLOAD).replace("\\", "\\\\").replace("'", "\\'")
-    script = Path(tempfile.mkdtemp()) / "post.lua"
-    script.write_text(
+    return (
         'wrk.method = "POST"\n'
         f"wrk.body = '{body}'\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
@@ -107,54 +108,68 @@ def wrk_single(url: str, topic: str, key: str, seconds: int, connections: int) -
         f'wrk.headers["ce-type"] = "{EVENT_TYPE}"\n'
         'wrk.headers["ce-specversion"] = "1.0"\n'
     )
-    threads = min(2, connections)
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"{url}/v1/topics/{topic}/events",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if os.environ.get("BENCH_DEBUG"):
-        print(out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
-        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
-        "errors": float(non2xx.group(1)) if non2xx else 0.0,
-    }
 
 
-async def http_batches(url: str, topic: str, key: str, seconds: int, size: int) -> float:
-    """Post batches of `size` structured events from 4 concurrent clients; return events/s."""
+def wrk_single(url: str, topic: str, key: str, seconds: int, connections: int) -> WrkResult:
+    """Drive single-event requests with wrk; only 2xx answers count."""
+    return run_wrk(f"{url}/v1/topics/{topic}/events", single_script(key), seconds, connections)
+
+
+@dataclass
+class Sends:
+    """Events acknowledged, failures, and per-send latencies (ms) over one window."""
+
+    events: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies: list[float] | None = None
+    reasons: Counter[str] = field(default_factory=Counter)  # what the failures were
+
+    @property
+    def rate(self) -> float:
+        """Return acknowledged events per second."""
+        return self.events / self.elapsed if self.elapsed else 0.0
+
+    def p(self, share: float) -> float | None:
+        """Return a latency percentile (ms), None without samples."""
+        return percentile(self.latencies, share) if self.latencies else None
+
+
+async def http_batches(url: str, topic: str, key: str, seconds: int, size: int) -> Sends:
+    """Post batches of `size` structured events from 4 concurrent clients; count 202 items."""
     headers = {"content-type": "application/cloudevents-batch+json", "x-api-key": key}
-    accepted = 0
+    sends = Sends(latencies=[])
 
     async def client(http: httpx.AsyncClient, deadline: float) -> None:
-        nonlocal accepted
         while time.monotonic() < deadline:
             batch = [
                 {"specversion": "1.0", "id": str(uuid.uuid4()), "type": EVENT_TYPE, "data": PAYLOAD}
                 for _ in range(size)
             ]
-            response = await http.post(
-                f"{url}/v1/topics/{topic}/batches", content=json.dumps(batch), headers=headers
+            started = time.perf_counter()
+            try:
+                response = await http.post(
+                    f"{url}/v1/topics/{topic}/batches", content=json.dumps(batch), headers=headers
+                )
+                items = response.json()["items"] if response.status_code in (202, 207) else []
+                if not items:
+                    sends.reasons[f"HTTP {response.status_code}"] += 1
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                items = []
+                sends.reasons[type(exc).__name__] += 1
+            accepted = sum(1 for item in items if item.get("status") == 202)
+            sends.reasons.update(
+                f"item {item.get('status')}" for item in items if item.get("status") != 202
             )
-            accepted += sum(1 for item in response.json()["items"] if item["status"] == 202)
+            sends.events += accepted
+            sends.errors += size - accepted
+            sends.latencies.append((time.perf_counter() - started) * 1000)  # type: ignore[union-attr]
 
     async with httpx.AsyncClient(timeout=60) as http:
         started = time.monotonic()
         await asyncio.gather(*(client(http, started + seconds) for _ in range(4)))
-        return accepted / (time.monotonic() - started)
+        sends.elapsed = time.monotonic() - started
+    return sends
 
 
 def _event() -> CloudEvent:
@@ -163,66 +178,119 @@ def _event() -> CloudEvent:
     )
 
 
+def raw_producer_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Return the baseline producer's options: the gateway's events producer's, own client id."""
+    return gateway_producer_options(GatewaySettings(kafka=kafka), "events") | {
+        "client_id": "bench-raw"
+    }
+
+
 async def raw_round_trips(
     kafka: KafkaSettings, topic: str, seconds: int, concurrency: int
-) -> dict[str, float]:
+) -> Sends:
     """Baseline of single events: send_and_wait per event at the same concurrency."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    producer = AIOKafkaProducer(**raw_producer_options(kafka))
     await producer.start()
-    latencies: list[float] = []
+    sends = Sends(latencies=[])
 
     async def worker(deadline: float) -> None:
         while time.monotonic() < deadline:
             record = to_kafka(_event(), PAYLOAD["dossier_id"])
             started = time.perf_counter()
-            await producer.send_and_wait(
-                topic, record.value, key=record.key, headers=record.headers
-            )
-            latencies.append((time.perf_counter() - started) * 1000)
+            try:
+                await producer.send_and_wait(
+                    topic, record.value, key=record.key, headers=record.headers
+                )
+            except Exception as exc:
+                sends.errors += 1
+                sends.reasons[type(exc).__name__] += 1
+                continue
+            sends.events += 1
+            sends.latencies.append((time.perf_counter() - started) * 1000)  # type: ignore[union-attr]
 
     try:
         started = time.monotonic()
         await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
-        elapsed = time.monotonic() - started
+        sends.elapsed = time.monotonic() - started
     finally:
         await producer.stop()
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(len(latencies) * 0.99)],
-    }
+    return sends
 
 
-async def raw_bulk(kafka: KafkaSettings, topic: str, count: int) -> float:
-    """Baseline of bulk throughput: `count` events sent without waiting per event."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
-    )
+async def raw_batches(kafka: KafkaSettings, topic: str, seconds: int, size: int) -> Sends:
+    """Baseline of batches: 4 senders, each sends `size` events and awaits them all, again."""
+    producer = AIOKafkaProducer(**raw_producer_options(kafka))
     await producer.start()
+    sends = Sends(latencies=[])
+
+    async def sender(deadline: float) -> None:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            futures = []
+            for _ in range(size):
+                record = to_kafka(_event(), PAYLOAD["dossier_id"])
+                futures.append(
+                    await producer.send(topic, record.value, key=record.key, headers=record.headers)
+                )
+            done = await asyncio.gather(*futures, return_exceptions=True)
+            errors = [type(r).__name__ for r in done if isinstance(r, BaseException)]
+            sends.reasons.update(errors)
+            failed = len(errors)
+            sends.events += size - failed
+            sends.errors += failed
+            sends.latencies.append((time.perf_counter() - started) * 1000)  # type: ignore[union-attr]
+
     try:
         started = time.monotonic()
-        futures = []
-        for _ in range(count):
-            record = to_kafka(_event(), PAYLOAD["dossier_id"])
-            futures.append(
-                await producer.send(topic, record.value, key=record.key, headers=record.headers)
-            )
-        await asyncio.gather(*futures)
-        return count / (time.monotonic() - started)
+        await asyncio.gather(*(sender(started + seconds) for _ in range(4)))
+        sends.elapsed = time.monotonic() - started
     finally:
         await producer.stop()
+    return sends
+
+
+def figures(
+    single: WrkResult, raw: Sends, batch: Sends, bulk: Sends, connections: int, size: int
+) -> list[Figure]:
+    """Return the bench's figures, each with its baseline from the same run."""
+    return [
+        Figure(
+            f"single events/s ({connections} connections)", single.rate, "req/s",
+            raw.rate, "raw producer, send_and_wait", Target(">=", 5000),
+            single.errors + raw.errors,
+        ),
+        Figure(
+            "single p50 latency", single.p50_ms, "ms", raw.p(0.5), "raw producer", None,
+            single.errors + raw.errors,
+        ),
+        Figure(
+            "single p99 latency", single.p99_ms, "ms", raw.p(0.99), "raw producer",
+            Target("<", 50), single.errors + raw.errors,
+        ),
+        Figure(
+            f"batch events/s ({size} per request, 4 senders)", batch.rate, "events/s",
+            bulk.rate, "raw producer, same batches", Target(">=", 0.5, "ratio"),
+            batch.errors + bulk.errors, _reasons(batch, bulk),
+        ),
+    ]  # fmt: skip
+
+
+def _reasons(*runs: Sends) -> str:
+    """Return what failed, e.g. `item 503 x2` (empty when nothing did)."""
+    found: Counter[str] = Counter()
+    for run in runs:
+        found.update(run.reasons)
+    return ", ".join(f"{reason} x{n}" for reason, n in found.most_common(5))
 
 
 def main() -> None:
-    """Run every measurement and print the table."""
+    """Run every measurement, print the table, exit 1 if a figure is invalid."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     cluster = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -237,33 +305,20 @@ def main() -> None:
         try:
             print(f"» gateway single events, wrk {args.connections} connections, {args.seconds}s")
             single = wrk_single(url, topic, key, args.seconds, args.connections)
-            print(f"» gateway batches of {args.batch_size}")
+            print(f"» gateway batches of {args.batch_size}, {args.seconds}s")
             batch = asyncio.run(http_batches(url, topic, key, args.seconds, args.batch_size))
         finally:
             gateway.terminate()
             gateway.wait(30)
-        print("» raw aiokafka producer, same payloads and headers")
-        raw = asyncio.run(
-            raw_round_trips(kafka, f"bench.raw-{run}", args.seconds, args.connections)
-        )
-        bulk = asyncio.run(raw_bulk(kafka, f"bench.raw-{run}", int(max(batch, 1000) * 10)))
+        print("» raw aiokafka producer (the gateway's options), same payloads, headers, window")
+        raw_topic = f"bench.raw-{run}"
+        raw = asyncio.run(raw_round_trips(kafka, raw_topic, args.seconds, args.connections))
+        bulk = asyncio.run(raw_batches(kafka, raw_topic, args.seconds, args.batch_size))
     finally:
         if cluster:
             cluster.stop()
-    print()
-    print(f"{'measure':<44}{'gateway':>12}{'raw aiokafka':>14}{'ratio':>8}")
-    print(
-        f"{'single events/s (' + str(args.connections) + ' concurrent)':<44}"
-        f"{single['rps']:>12.0f}{raw['rps']:>14.0f}{single['rps'] / raw['rps']:>8.2f}"
-    )
-    print(f"{'single p50 latency ms':<44}{single['p50']:>12.1f}{raw['p50']:>14.1f}")
-    print(f"{'single p99 latency ms':<44}{single['p99']:>12.1f}{raw['p99']:>14.1f}")
-    print(
-        f"{'batch events/s (' + str(args.batch_size) + ' per request)':<44}"
-        f"{batch:>12.0f}{bulk:>14.0f}{batch / bulk:>8.2f}"
-    )
-    print(f"non-2xx answers during the single-event run: {single['errors']:.0f}")
-    print("targets: single >= 3000 req/s with p99 < 50 ms; batch >= 0.50 of raw")
+    found = figures(single, raw, batch, bulk, args.connections, args.batch_size)
+    sys.exit(finish("gateway", found, args.json))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ Measures, on this machine:
 3. the adapter process (gateway token, registry consumer check, audit record and verification
    event acknowledged by Kafka on every call) with a cold cache (every id read from the
    upstream) and a warm cache (the same ids again).
-Load comes from `wrk` (apt-get install wrk), each request a distinct id in the cold runs. Starts
+Load comes from `wrk` (apt-get install wrk; only 2xx answers count, see `wrk_load.py`), each
+request a distinct id in the baseline and the cold run (a run that would repeat an id is
+invalid), and each scenario reads its own citizens (the cold run finds no upstream page warmed
+by the baseline). `--json PATH` writes the figures; the exit status is 1 if any is invalid. Starts
 a local Kafka unless KAFKA_BOOTSTRAP_SERVERS is set. wrk, adapter, upstream and broker share the
 machine's cores, so the figures are a floor, comparable only within one run.
 """
@@ -21,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from figures import Figure, Target, finish
+from wrk_load import run_wrk
 
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
@@ -47,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 6
 TOKEN = "bench-gateway-token"  # noqa: S105 - a local, throw-away shared secret
 PURPOSE = "health_insurance_check"
+HOT = 1000  # citizens of the warm-cache run, each verified once through the adapter first
 
 
 @dataclass
@@ -80,14 +85,9 @@ def time_generation(count: int, folder: Path) -> tuple[float, float]:
     return generated, report.seconds
 
 
-# Each wrk thread walks its own stride of the bodies file, so no id repeats within a run
-# until the file is exhausted; done() prints one JSON line with the figures.
+# Each wrk thread walks its own stride of the bodies file; `wrk_load.COUNTING` (appended by
+# run_wrk) numbers the threads and counts 2xx answers apart from the others.
 WRK_SCRIPT = """
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads)
-  table.insert(threads, thread)
-end
 function init(args)
   bodies = {}
   for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
@@ -100,34 +100,24 @@ function request()
   i = i + stride
   return wrk.format("POST", nil, headers, body)
 end
-function done(summary, latency, requests)
-  local errors = summary.errors.status + summary.errors.timeout + summary.errors.connect
-  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50": %f, "p99": %f, '
-    .. '"errors": %d}\\n', summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors))
-end
 """
 
 
-def wrk(name: str, url: str, bodies: Path, seconds: int, connections: int) -> Result:
-    """Drive POSTs of the bodies file at a URL with wrk (2 threads); return the figures."""
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
-    script = bodies.with_suffix(".lua")
-    script.write_text(WRK_SCRIPT)
+def wrk(
+    name: str, url: str, bodies: Path, seconds: int, connections: int, distinct: bool
+) -> Result:
+    """Drive POSTs of the bodies file at a URL with wrk (2 threads); return the figures.
+
+    With `distinct`, every request must carry an id not sent before: a run that would wrap
+    around the file is an error (the figure is invalid), never a silent cache hit.
+    """
     threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
-    command += [url, "--", str(bodies), str(threads), TOKEN, PURPOSE]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    found = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
-    return Result(
-        name,
-        found["requests"],
-        found["requests"] / found["seconds"],
-        found["p50"],
-        found["p99"],
-        found["errors"],
+    found = run_wrk(
+        url, WRK_SCRIPT, seconds, connections, [str(bodies), str(threads), TOKEN, PURPOSE]
     )
+    lines = sum(1 for _ in bodies.open(encoding="utf-8"))
+    wrapped = max(0, found.requests - lines) if distinct else 0
+    return Result(name, found.ok, found.rate, found.p50_ms, found.p99_ms, found.errors + wrapped)
 
 
 def identity(citizen: Citizen) -> dict[str, str]:
@@ -211,30 +201,62 @@ def bodies_file(folder: Path, name: str, citizens: list[Citizen]) -> Path:
 def measure(
     upstream: str, adapter: str, citizens: list[Citizen], seconds: int, connections: int
 ) -> list[Result]:
-    """Run the baseline, the cold and the warm scenarios; return their results."""
+    """Run the baseline, the cold and the warm scenarios on disjoint ids; return the results.
+
+    The baseline, the cold run and the warm run each read their own citizens, so the cold run
+    finds neither the adapter's cache nor the upstream's pages warmed by an earlier run; the
+    warm run's ids are fetched once through the adapter first (its cache then holds them).
+    """
     folder = Path(tempfile.mkdtemp(prefix="population-wrk-"))
-    warmup, cold = citizens[:500], citizens[500:]
-    hot = citizens[:500]  # fetched by the warm-up, so served by the cache afterwards
-    wrk("warm-up", f"{adapter}/v1/verify", bodies_file(folder, "warmup", warmup), 3, connections)
-    wrk("warm-up", f"{upstream}/citizens/verify", bodies_file(folder, "w", warmup), 2, connections)
-    cold_bodies = bodies_file(folder, "cold", cold)
+    hot, rest = citizens[:HOT], citizens[HOT:]
+    base_ids, cold_ids = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    hot_bodies = bodies_file(folder, "hot", hot)
+    asyncio.run(warm_up(f"{adapter}/v1/verify", hot, connections))
     return [
-        wrk(
-            "upstream alone (baseline)",
-            f"{upstream}/citizens/verify",
-            cold_bodies,
-            seconds,
-            connections,
-        ),
-        wrk("adapter, cold cache", f"{adapter}/v1/verify", cold_bodies, seconds, connections),
-        wrk(
-            "adapter, warm cache",
-            f"{adapter}/v1/verify",
-            bodies_file(folder, "hot", hot),
-            seconds,
-            connections,
-        ),
-    ]
+        wrk("upstream alone (baseline)", f"{upstream}/citizens/verify",
+            bodies_file(folder, "base", base_ids), seconds, connections, distinct=True),
+        wrk("adapter, cold cache", f"{adapter}/v1/verify",
+            bodies_file(folder, "cold", cold_ids), seconds, connections, distinct=True),
+        wrk("adapter, warm cache", f"{adapter}/v1/verify", hot_bodies, seconds, connections,
+            distinct=False),
+    ]  # fmt: skip
+
+
+async def warm_up(url: str, citizens: list[Citizen], connections: int) -> None:
+    """Verify every citizen once through the adapter, so that its cache holds them all."""
+    headers = {"X-LGSP-Gateway-Token": TOKEN, "X-LGSP-Consumer": "bench", "X-LGSP-Purpose": PURPOSE}
+    queue = list(citizens)
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+
+        async def worker() -> None:
+            while queue:
+                citizen = queue.pop()
+                for _ in range(5):  # a 503 (upstream deadline on a loaded box) is retried
+                    answer = await http.post(url, json=identity(citizen), headers=headers)
+                    if answer.status_code == 200:
+                        break
+                else:
+                    raise RuntimeError(f"warm-up answered {answer.status_code}: {answer.text}")
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+def population_figures(results: list[Result]) -> list[Figure]:
+    """Return the figures: cold against the upstream alone, warm with its absolute targets."""
+    base, cold, warm = results
+    return [
+        Figure("upstream alone verifications/s", base.rate, "req/s", errors=base.errors,
+               note=f"p99 {base.p99_ms:.1f} ms"),
+        Figure("adapter cold cache verifications/s", cold.rate, "req/s", base.rate,
+               "upstream alone", Target(">=", 0.5, "ratio"), cold.errors + base.errors),
+        Figure("adapter cold cache p99", cold.p99_ms, "ms", base.p99_ms, "upstream alone",
+               errors=cold.errors),
+        Figure("adapter warm cache verifications/s", warm.rate, "req/s", base.rate,
+               "upstream alone", Target(">=", 5000), warm.errors),
+        Figure("adapter warm cache p99", warm.p99_ms, "ms", base.p99_ms, "upstream alone",
+               Target("<", 10), warm.errors),
+    ]  # fmt: skip
 
 
 def kafka_bootstrap(stack: ExitStack, folder: Path) -> str:
@@ -257,7 +279,7 @@ def report_generation(count: int, folder: Path) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> list[Figure]:
     """Prepare everything, measure, print the figures."""
     folder = Path(tempfile.mkdtemp(prefix="population-bench-"))
     if args.generate:
@@ -284,6 +306,7 @@ def run(args: argparse.Namespace) -> None:
     for result in results:
         print("  " + result.line(None if result is results[0] else results[0]))
     print(f"  (logs in {folder})")
+    return population_figures(results)
 
 
 def main() -> None:
@@ -294,7 +317,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="upstream latency to inject")
-    run(parser.parse_args())
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
+    args = parser.parse_args()
+    sys.exit(finish("population", run(args), args.json))
 
 
 if __name__ == "__main__":

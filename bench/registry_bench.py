@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from figures import Figure, finish
 
 from lgsp_cli.registry_client import RegistryClient
 from lgsp_cli.registry_seed import default_seed_file, seed
@@ -208,12 +209,13 @@ def main() -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="Duration of each figure.")
-    seconds = parser.parse_args().seconds
-    figures = compatibility_figures(seconds)
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
+    args = parser.parse_args()
+    figures = compatibility_figures(args.seconds)
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as folder:
-        figures |= lookup_figures(seconds, Path(folder))
-    for name, value in figures.items():
-        print(f"{name:<58} {value:>12,.0f}")
+        figures |= lookup_figures(args.seconds, Path(folder))
+    found = [Figure(name, value, "/s") for name, value in figures.items()]
+    sys.exit(finish("registry", found, args.json))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""run_all: figures read back (bench JSON or a share bench's table), a failing bench fails the
+run, the published table marks invalid figures; a smoke run of one quick bench."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import run_all
+from results_table import markdown
+from share_results import parse_share_pull, parse_share_webhooks
+
+PULL_OUTPUT = """
+measure                                            gateway  raw aiokafka   ratio
+pull records/s (500 per request)                     12000         30000    0.40
+produce-to-wake-up p50 ms                              4.0           2.0
+produce-to-wake-up p99 ms                             20.0           8.0
+"""
+WEBHOOK_OUTPUT = """raw aiokafka consumer:       50000 records/s
+webhook deliveries:           2500 events/s  (20000 delivered; attempt p50 ≤ 1.0 ms)
+"""
+
+
+def test_share_tables_are_read_back_and_a_missing_line_is_an_invalid_figure() -> None:
+    pull, p50, p99 = parse_share_pull(PULL_OUTPUT)
+    assert (pull["value"], pull["baseline"], pull["met"]) == (12000.0, 30000.0, False)
+    assert p99["value"] == 20.0 and p99["met"] is True
+    assert p50["baseline"] == 2.0
+    (hooks,) = parse_share_webhooks(WEBHOOK_OUTPUT)
+    assert hooks["value"] == 2500.0 and hooks["ratio"] == 0.05 and hooks["met"]
+    assert [f["valid"] for f in parse_share_pull("Traceback ...")] == [False, False, False]
+    assert not parse_share_webhooks("")[0]["valid"]
+
+
+def test_a_bench_that_exits_non_zero_fails_the_run(tmp_path: Path) -> None:
+    script = tmp_path / "broken_bench.py"
+    script.write_text(
+        "import json, sys\n"
+        "out = sys.argv[sys.argv.index('--json') + 1]\n"
+        "json.dump({'bench': 'b', 'figures': [{'name': 'x', 'value': 1.0, 'unit': '/s',"
+        " 'valid': True}]}, open(out, 'w'))\n"
+        "sys.exit(1)\n"
+    )
+    bench = run_all.Bench("broken", str(script), [], [], needs_kafka=False)
+    run = run_all.run_bench(bench, True, {}, tmp_path)
+    assert run.status == 1 and not run.ok
+    assert run.error == "exit status 1"
+
+
+def test_the_table_marks_invalid_figures_and_prints_the_load_average() -> None:
+    results = {
+        "machine": {"cpu_model": "cpu", "cores": 2, "platform": "p", "python": "3.11",
+                    "aiokafka": "0.14", "kafka": "4.1", "commit": "abc", "date": "d"},
+        "quick": False,
+        "load_average": {"before": [1.0, 2.0, 3.0], "after": [4.0, 5.0, 6.0]},
+        "benches": [{"name": "b", "status": 1, "seconds": 3.0, "load_before": [1.0],
+                     "load_after": [2.0], "error": "", "figures": [
+                         {"name": "x", "value": 5.0, "unit": "req/s", "baseline": 10.0,
+                          "baseline_name": "raw", "ratio": 0.5, "target": ">= 6", "met": False,
+                          "valid": False, "errors": 2, "note": ""}]}],
+    }  # fmt: skip
+    table = markdown(results)
+    assert "**invalid**" in table and "2 failed" in table and "**not met**" in table
+    assert "[1.0, 2.0, 3.0] before" in table
+    assert "make bench" in table
+
+
+def test_a_quick_run_writes_results_json_and_the_table(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(run_all.HERE / "run_all.py"), "--quick", "--only", "audit verify",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["ok"] and results["machine"]["cores"]
+    assert {"python", "aiokafka", "kafka", "commit", "cpu_model"} <= set(results["machine"])
+    (bench,) = results["benches"]
+    assert bench["figures"][0]["valid"] and bench["load_before"] and bench["load_after"]
+    assert "audit verify" in (tmp_path / "RESULTS.md").read_text()
