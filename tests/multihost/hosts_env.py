@@ -3,10 +3,11 @@
 | host | address     | runs                                                        |
 |------|-------------|-------------------------------------------------------------|
 | k1-3 | 10.251.0.11-13 | one Kafka node each (combined broker+controller, KRaft) |
-| reg  | 10.251.0.20 | the registry (SQLite in its data folder)                    |
+| reg  | 10.251.0.20 | the registry, its database on the pg host                   |
 | g1-2 | 10.251.0.21-22 | a gateway each                                           |
 | cl   | 10.251.0.30 | the load client (`load_client.py`), both gateways           |
-| (pg) | 10.251.0.40 | reserved: PostgreSQL, for collectors on PostgreSQL later    |
+| pg   | 10.251.0.40 | PostgreSQL (`LocalPostgres` on the host; the registry's database, and the
+|      |             | collectors' store once it exists)                          |
 | (c1-2) | 10.251.0.31-32 | reserved: collectors                                  |
 
 The test process itself is 10.251.0.1 (the bridge): it creates topics, seeds the registry over
@@ -37,7 +38,8 @@ from lgsp_cli.registry_seed import default_seed_file, seed
 from lgsp_common.settings import KafkaSettings, repo_root, sample_secrets
 from lgsp_common.topics import TopicSpec, ensure_topics, platform_topics
 from lgsp_devkit.kafka_local import LocalKafka
-from lgsp_devkit.netns import Host, TestNetwork
+from lgsp_devkit.netns import SUBNET, Host, TestNetwork
+from lgsp_devkit.postgres_local import LocalPostgres
 from lgsp_gateway.settings import GatewaySettings
 from lgsp_registry.settings import RegistrySettings
 
@@ -45,6 +47,7 @@ BROKERS = {"k1": "10.251.0.11", "k2": "10.251.0.12", "k3": "10.251.0.13"}
 REGISTRY = ("reg", "10.251.0.20")
 GATEWAYS = {"g1": "10.251.0.21", "g2": "10.251.0.22"}
 CLIENT = ("cl", "10.251.0.30")
+POSTGRES = ("pg", "10.251.0.40")
 DATA_TOPIC = "tthc.dossier.v1"
 SOURCE = "dvc-ho-so-tthc"
 LOAD_CLIENT = Path(__file__).with_name("load_client.py")
@@ -74,9 +77,12 @@ class Platform:
     network: TestNetwork
     folder: Path
     kafka: LocalKafka | None = None
+    postgres: LocalPostgres | None = None
     gateways: dict[str, str] = field(default_factory=dict)  # host name -> base URL
     api_key: str = ""
     registry_url: str = ""
+    began: float = field(default_factory=time.monotonic)
+    start_s: float = 0.0  # how long `start` took
 
     @property
     def bootstrap(self) -> str:
@@ -93,8 +99,15 @@ class Platform:
 
     def start(self) -> None:
         """Make the hosts and start everything on them, waiting until each part serves."""
-        for name, address in [*BROKERS.items(), REGISTRY, *GATEWAYS.items(), CLIENT]:
+        for name, address in [*BROKERS.items(), REGISTRY, *GATEWAYS.items(), CLIENT, POSTGRES]:
             self.network.add_host(name, address)
+        self.postgres = LocalPostgres(
+            port=5432,
+            host=POSTGRES[1],
+            clients=str(SUBNET),
+            launch_prefix=self.host(POSTGRES[0]).exec_prefix(),
+        )
+        self.postgres.start()
         hosts = [self.host(name) for name in BROKERS]
         self.kafka = LocalKafka(
             self.folder / "kafka",
@@ -110,11 +123,14 @@ class Platform:
             self.gateways[name] = self._start_gateway(name, address)
         wait_ready([self.registry_url, *self.gateways.values()], 120)
         self._seed()
+        self.start_s = time.monotonic() - self.began
 
     def stop(self) -> None:
         """Stop the cluster's nodes cleanly; the network's stop kills whatever else runs."""
         if self.kafka is not None:
             self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
 
     def kafka_settings(self) -> KafkaSettings:
         """Return the project's client settings for this cluster (three replicas)."""
@@ -137,11 +153,13 @@ class Platform:
 
     def _start_registry(self) -> None:
         name, address = REGISTRY
+        assert self.postgres is not None
         self.operator_token = secrets.token_urlsafe(32)
         env = self._environment("LGSP_REGISTRY_", address, RegistrySettings) | {
             "LGSP_REGISTRY_PORT": "8081",
             "LGSP_REGISTRY_DATA_DIR": str(self.folder / "registry"),
             "LGSP_REGISTRY_OPERATOR_TOKEN": self.operator_token,
+            "LGSP_REGISTRY_DATABASE_URL": self.postgres.create_database("registry"),
         }
         self.host(name).run(
             [sys.executable, "-m", "lgsp_registry"], env=env, log_path=self.log_path(name)

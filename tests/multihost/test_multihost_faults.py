@@ -200,6 +200,8 @@ def test_no_traffic_left_the_subnet(
     """Every frame on the harness's links was between two addresses of the test subnet."""
     network, watch = traffic
     record("traffic", {"frames_seen": watch.frames, "foreign_frames": len(watch.foreign)})
+    record("module", {"platform_start_s": round(platform.start_s, 1),
+                      "until_now_s": round(time.monotonic() - platform.began, 1)})  # fmt: skip
     assert not network.confined(), network.confined()
     assert watch.frames > 1000, "the watch saw (almost) no traffic: is it reading the links?"
     assert not watch.foreign, watch.foreign[:10]

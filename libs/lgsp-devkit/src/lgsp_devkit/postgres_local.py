@@ -5,6 +5,11 @@
 directory. PostgreSQL refuses to run as root, so when the caller is root the server runs as the
 `postgres` user (or `nobody`), with the directory handed over to that user. The binaries come
 from `LGSP_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`.
+
+`host` binds another address than 127.0.0.1, `clients` admits a network besides loopback and
+`launch_prefix` wraps the server's command (`ip netns exec NS`): the multi-host harness
+(`lgsp_devkit.netns`) runs the server on a test host that way, switching to the service user
+inside the namespace (`setpriv`), since entering a namespace needs root.
 """
 
 from __future__ import annotations
@@ -82,11 +87,14 @@ class LocalPostgres:
     bin_dir: Path = field(default_factory=find_bin_dir)
     root: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"  # the address the server listens on
+    clients: str | None = None  # a network admitted besides loopback (trust), e.g. a test subnet
+    launch_prefix: list[str] = field(default_factory=list)  # words before the server's command
 
     @property
     def base_url(self) -> str:
         """Return the server's SQLAlchemy URL prefix (asyncpg driver), without a database."""
-        return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{self.port}"
+        return f"postgresql+asyncpg://{SUPERUSER}@{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 60.0) -> str:
         """Initialise and start the server; returns its base URL."""
@@ -97,21 +105,30 @@ class LocalPostgres:
             os.chown(self.root, user.pw_uid, user.pw_gid)
         self.port = self.port or free_port()
         self._initdb(data, user)
+        if self.clients:
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.clients} trust\n")
         log = (self.root / "server.log").open("ab")
         command = [
             str(self.bin_dir / "postgres"),
             "-D", str(data),
             "-p", str(self.port),
             "-k", str(self.root),
-            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"listen_addresses={self.host}",
             "-c", "fsync=off",
             "-c", "max_connections=200",
         ]  # fmt: skip
+        switch = user
+        if self.launch_prefix:  # enter the namespace as root, then become the service user
+            if user is not None:
+                command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                           "--clear-groups", "--", *command]  # fmt: skip
+            command, switch = [*self.launch_prefix, *command], None
         self.process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_run_as(user),  # noqa: PLW1509
+            preexec_fn=_run_as(switch),  # noqa: PLW1509
         )
         self._wait_ready(timeout_s)
         return self.base_url
@@ -138,7 +155,7 @@ class LocalPostgres:
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        ready = [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
+        ready = [str(self.bin_dir / "pg_isready"), "-h", self.host, "-p", str(self.port)]
         while subprocess.run(ready, capture_output=True, check=False).returncode != 0:
             assert self.process is not None
             assert self.root is not None
@@ -152,7 +169,7 @@ class LocalPostgres:
         """Create a database; returns its SQLAlchemy URL."""
         command = [
             str(self.bin_dir / "createdb"),
-            "-h", "127.0.0.1",
+            "-h", self.host,
             "-p", str(self.port),
             "-U", SUPERUSER,
             name,
