@@ -119,8 +119,9 @@ async def test_the_secret_is_shown_once_and_published_only_sealed(http: httpx.As
     created = await _ok(await http.post(SUBS, json={"url": url}, headers=OPERATOR))
     secret = created["secret"]
     assert secret.startswith("whsec_") and len(secret) > 40
-    listed = await _ok(await http.get(SUBS), 200)
-    one = await _ok(await http.get(f"{SUBS}/{created['id']}"), 200)
+    assert (await http.get(SUBS)).status_code == 401  # where a consumer's data goes: not public
+    listed = await _ok(await http.get(SUBS, headers=OPERATOR), 200)
+    one = await _ok(await http.get(f"{SUBS}/{created['id']}", headers=OPERATOR), 200)
     assert [s["id"] for s in listed] == [created["id"]]
     assert "secret" not in one and "sealed" not in orjson.dumps(one).decode()
     assert (one["topic"], one["status"], one["url"]) == (TOPIC, "active", url)
@@ -160,7 +161,7 @@ async def test_pause_resume_rotate_replay_delete(http: httpx.AsyncClient) -> Non
     )
     assert replayed["replay"]["offsets"] == {"0": 5} and replayed["replay"]["id"]
     await _ok(await http.delete(path, headers=OPERATOR), 204)
-    assert (await http.get(path)).status_code == 404
+    assert (await http.get(path, headers=OPERATOR)).status_code == 404
     kinds = [(v and v["op"], v and v["version"]) for k, v in await _events(http) if "webhook" in k]
     assert kinds == [
         ("upsert", 1),

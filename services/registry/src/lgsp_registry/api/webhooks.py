@@ -28,16 +28,20 @@ async def create_subscription(
     return await service.create(ctx, who, consumer_id, body)
 
 
-@router.get("", response_model=list[Subscription], responses=problems(404))
-async def list_subscriptions(consumer_id: str, ctx: ContextDep) -> list[Subscription]:
-    """List a consumer's webhook subscriptions (never a secret)."""
-    return await service.list_of(ctx, consumer_id)
+@router.get("", response_model=list[Subscription], responses=problems(401, 403, 404))
+async def list_subscriptions(
+    consumer_id: str, ctx: ContextDep, who: CallerDep
+) -> list[Subscription]:
+    """List a consumer's webhook subscriptions, never a secret (operator, auditor, its org)."""
+    return await service.list_of(ctx, who, consumer_id)
 
 
-@router.get("/{subscription_id}", response_model=Subscription, responses=problems(404))
-async def get_subscription(consumer_id: str, subscription_id: str, ctx: ContextDep) -> Subscription:
-    """Return one webhook subscription (never a secret)."""
-    return await service.get(ctx, consumer_id, subscription_id)
+@router.get("/{subscription_id}", response_model=Subscription, responses=problems(401, 403, 404))
+async def get_subscription(
+    consumer_id: str, subscription_id: str, ctx: ContextDep, who: CallerDep
+) -> Subscription:
+    """Return one webhook subscription, never a secret (operator, auditor, its org)."""
+    return await service.get(ctx, who, consumer_id, subscription_id)
 
 
 @router.post("/{subscription_id}/pause", response_model=Subscription, responses=WRITE_PROBLEMS)

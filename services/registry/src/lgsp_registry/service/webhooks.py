@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets as random
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from lgsp_common.webhooks import new_signing_secret, url_refusal
 from lgsp_registry.adapters import repository as repo
 from lgsp_registry.adapters import webhook_rows as rows
@@ -87,17 +89,26 @@ async def create(
     return SubscriptionCreated(**row.public().model_dump(), secret=secret)
 
 
-async def list_of(ctx: Context, consumer_id: str) -> list[Subscription]:
-    """Return a consumer's subscriptions (never a secret)."""
+async def _visible_consumer(conn: AsyncConnection, who: Principal, consumer_id: str) -> None:
+    """Refuse unless the caller is the operator, an auditor or the consumer's organisation."""
+    consumer = await repo.consumer(conn, consumer_id)
+    if consumer is None:
+        raise not_found("consumer", consumer_id)
+    if not (who.reads_everything or who.organisation == consumer.organisation_id):
+        raise forbidden(f"{who.name} may not see the subscriptions of {consumer_id!r}")
+
+
+async def list_of(ctx: Context, who: Principal, consumer_id: str) -> list[Subscription]:
+    """Return a consumer's subscriptions (never a secret) to whom may see them."""
     async with ctx.store.read() as conn:
-        if await repo.consumer(conn, consumer_id) is None:
-            raise not_found("consumer", consumer_id)
+        await _visible_consumer(conn, who, consumer_id)
         return [row.public() for row in await rows.of_consumer(conn, consumer_id)]
 
 
-async def get(ctx: Context, consumer_id: str, sub_id: str) -> Subscription:
-    """Return one subscription (never a secret)."""
+async def get(ctx: Context, who: Principal, consumer_id: str, sub_id: str) -> Subscription:
+    """Return one subscription (never a secret) to whom may see it."""
     async with ctx.store.read() as conn:
+        await _visible_consumer(conn, who, consumer_id)
         row = await rows.one(conn, sub_id)
     if row is None or row.consumer_id != consumer_id:
         raise not_found("webhook subscription", sub_id)
