@@ -33,7 +33,7 @@ from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.kafka_local import free_port
 from lgsp_devkit.testing import TopicFactory
-from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
+from lgsp_devkit.viewers import VIEWER_HEADERS, registry_with_viewer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 VN = timezone(timedelta(hours=7))
@@ -159,8 +159,7 @@ async def setup(
 ) -> Setup:
     """Create the per-test topics and the collector environment (one shared SQLite file)."""
     topic = await topic_factory("tthc", PARTITIONS)
-    registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
-    await publish_viewer(kafka_settings, registry)  # the figures are read as a viewer
+    registry = await registry_with_viewer(topic_factory, kafka_settings)  # a viewer reads
     dlq, kpi_topic = await topic_factory("dlq"), await topic_factory("kpi")
     (tmp_path / "contracts").mkdir()
     env = {

@@ -9,6 +9,7 @@ real registry asks it for a token (`issue_viewer_token`).
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,12 @@ def dashboard_viewer(registry_url: str, operator_token: str, token_file: Path) -
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(token + "\n")
     return token
+
+
+async def registry_with_viewer(
+    topic_factory: Callable[..., Awaitable[str]], kafka: KafkaSettings
+) -> str:
+    """Create a test's own registry topic (compacted) holding the test viewer; return its name."""
+    topic = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
+    await publish_viewer(kafka, topic)
+    return topic
