@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 
 from lgsp_common.audit import AuditTrail, RecordSender
@@ -78,7 +79,7 @@ async def bootstrap(
             wait,
             SERVICE,
         )
-        producer = producer or create_producer(settings.kafka, SERVICE)
+        producer = producer or adapter_producer(settings)
         await start_with_retry(producer.start, wait, SERVICE)
         stack.push_async_callback(producer.stop)
         registry = registry or await _start_registry_copy(settings, stack)
@@ -106,6 +107,11 @@ async def _start_registry_copy(settings: AdapterSettings, stack: AsyncExitStack)
     )
     stack.push_async_callback(copy.stop)
     return copy
+
+
+def adapter_producer(settings: AdapterSettings) -> AIOKafkaProducer:
+    """Build the producer of audit records and verification events (the platform's options)."""
+    return create_producer(settings.kafka, SERVICE, linger_ms=settings.producer_linger_ms)
 
 
 def upstream_http(settings: AdapterSettings) -> httpx.AsyncClient:

@@ -20,6 +20,7 @@ from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
 from population_adapter.adapters.registry import RegistryView
 from population_adapter.api import routes
+from population_adapter.api.fast_lane import FastLaneApp
 from population_adapter.bootstrap import SERVICE, Parts, Producer, Runtime, bootstrap
 from population_adapter.metrics import AdapterMetrics
 from population_adapter.settings import AdapterSettings
@@ -75,7 +76,10 @@ def create_app(
         registry=metrics_registry,
         tracer_provider=provider,
         checks={"kafka": parts.probe.check, "registry": registry_ready},
+        app_class=FastLaneApp,
     )
+    assert isinstance(app, FastLaneApp)
+    app.fast_lane_tracer = parts.tracer
     app.include_router(routes.router)
     return app
 

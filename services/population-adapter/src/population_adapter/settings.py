@@ -28,6 +28,9 @@ class AdapterSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="POPULATION_ADAPTER_", extra="ignore")
 
     port: int = 8083
+    fast_lane: bool = Field(
+        default=True, description="Serve /v1/verify and /v1/lookup without FastAPI's routing."
+    )
     upstream_url: str = Field(
         default="http://127.0.0.1:8093", description="The national population database (simulated)."
     )
@@ -49,6 +52,13 @@ class AdapterSettings(ServiceSettings):
     )
     cache_ttl_s: float = Field(default=60.0, ge=0, description="Longest a record is served.")
     cache_max_entries: int = Field(default=100_000, ge=1)
+    producer_linger_ms: int = Field(
+        default=0,
+        ge=0,
+        description="Linger of the producer of audit records and verification events: each "
+        "answer waits for both acks, and the records of concurrent calls still share a request "
+        "while one is in flight.",
+    )
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the upstream fails.")
     gateway_token: SecretStr = Field(
         default=SecretStr("lgsp-local-gateway-token"),
