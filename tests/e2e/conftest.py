@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+# Tests run with --import-mode=importlib, which puts no test folder on sys.path (browser_sign_in).
+sys.path.insert(0, str(Path(__file__).parent))
 CHROMIUM = "/usr/bin/chromium"
 # No background networking: the machine's closed network would refuse those connections.
 CHROMIUM_ARGS = [

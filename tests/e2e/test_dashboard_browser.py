@@ -106,7 +106,8 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
 ) -> None:
     url, topic = dashboard
     await publish(kafka_settings, topic, 2, first=1)
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    session = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await session.new_page()  # its tabs share the sign-in cookie
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await sign_in(page, url, VIEWER_TOKEN)  # the figures are for signed-in viewers only
@@ -139,7 +140,7 @@ async def test_dashboard_shows_tiles_live_values_and_a_source_going_silent(
     assert path.stat().st_size > 10_000
     assert errors == []
 
-    report = await page.context.new_page()  # the same browser session: signed in
+    report = await session.new_page()  # the same browser session: signed in
     await report.goto(url + "/v1/reports/2024-09", wait_until="load")  # the events' month
     row = report.locator('tr[data-kpi="submitted"]')
     await expect(row).to_contain_text("Đạt (met)")
