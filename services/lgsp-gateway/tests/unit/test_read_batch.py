@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
-import pytest
 
 from lgsp_common.minimise import FieldSelection
 from lgsp_gateway.domain.read_batch import (
     MAX_TRACEPARENTS,
     ReadBatch,
     add_records,
-    decode_payloads,
+    answer_body,
+    disclose_fields,
     render,
     render_events,
 )
@@ -61,7 +61,7 @@ def test_records_become_cloudevents_with_only_the_approved_fields() -> None:
     batch = ReadBatch(positions={0: 3})
     selection = FieldSelection(["/district", "/payer/name"])
     add_records(batch, [record(0, 3, DATA), record(0, 4, DATA)], {0: 3})
-    decode_payloads(batch, selection)
+    disclose_fields(batch, selection)
     # what the audit needs is known before anything is rendered
     assert batch.positions == {0: 5}
     assert batch.audit_ranges() == [
@@ -99,7 +99,7 @@ def test_partitions_add_up_and_only_fields_present_are_disclosed() -> None:
     selection = FieldSelection(["/district", "/payer/name", "/absent"])
     add_records(batch, [record(0, 0, {"district": "1"}), record(0, 2, DATA)], {0: 0})
     add_records(batch, [record(1, 7, DATA)], {1: 7})
-    decode_payloads(batch, selection)
+    disclose_fields(batch, selection)
     assert batch.positions == {0: 3, 1: 8}
     assert [(r["partition"], r["count"]) for r in batch.audit_ranges()] == [(0, 2), (1, 1)]
     assert batch.disclosed == {"/district", "/payer/name"}  # "/absent" never disclosed
@@ -114,17 +114,18 @@ def test_rendering_in_slices_gives_the_same_events_in_order() -> None:
     batch = ReadBatch()
     selection = FieldSelection(["/district"])
     add_records(batch, [record(0, o, DATA) for o in range(250)], {})
-    decode_payloads(batch, selection)
+    disclose_fields(batch, selection)
     sliced = [e for lo in range(0, 250, 100) for e in render_events(batch, selection, lo, lo + 100)]
-    assert [e["kafkaoffset"] for e in sliced] == list(range(250))
-    assert sliced == render_events(batch, selection)
+    assert [orjson.loads(e)["kafkaoffset"] for e in sliced] == list(range(250))
     assert len(batch.traceparents) == MAX_TRACEPARENTS  # links are bounded, not one per record
+    assert orjson.loads(answer_body(sliced, "c")) == orjson.loads(render(batch, selection, "c"))
+    assert len(batch.payloads) == 1  # one record decoded to know the disclosed fields
 
 
 def test_records_before_the_cursor_are_not_answered_twice() -> None:
     batch = ReadBatch(positions={1: 10})
     add_records(batch, [record(1, 9, DATA), record(1, 10, DATA)], {1: 10})
-    decode_payloads(batch, FieldSelection([]))
+    disclose_fields(batch, FieldSelection([]))
     [event] = events_of(batch, FieldSelection([]))
     assert event["kafkaoffset"] == 10 and event["data"] == {}
     assert batch.audit_ranges() == [
@@ -137,15 +138,18 @@ def test_a_value_that_is_not_json_is_answered_without_data_and_counted() -> None
     broken = Record(2, 0, b"{not json", [("ce_id", b"x")])
     empty = Record(2, 1, None, [("ce_id", b"y"), ("ce_type", None)])  # type: ignore[list-item]
     add_records(batch, [broken, empty], {})
-    decode_payloads(batch, FieldSelection(["/a"]))
+    disclose_fields(batch, FieldSelection(["/a"]))
     first, second = events_of(batch, FieldSelection(["/a"]))
     assert first["data"] is None and batch.undecodable == 1
     assert first["specversion"] == "1.0"
     assert second["data"] is None and "type" not in second
 
 
-def test_rendering_before_decoding_is_refused() -> None:
+def test_a_field_never_present_makes_every_value_count_for_the_audit() -> None:
     batch = ReadBatch()
-    add_records(batch, [record(0, 0, DATA)], {})
-    with pytest.raises(ValueError, match="decode_payloads"):
-        render_events(batch, FieldSelection([]))
+    selection = FieldSelection(["/district", "/never"])
+    add_records(batch, [record(0, o, DATA) for o in range(3)], {})
+    disclose_fields(batch, selection)
+    assert batch.disclosed == {"/district"} and len(batch.payloads) == 3
+    assert [e["data"] for e in events_of(batch, selection)] == [{"district": "748"}] * 3
+    assert batch.undecodable == 0

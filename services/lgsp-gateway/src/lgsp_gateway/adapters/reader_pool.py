@@ -68,19 +68,21 @@ class TopicFeed:
         )
 
     async def start(self) -> None:
-        """Start the tail at the topic's end, then the pooled readers."""
-        tail = self._consumer()
-        await tail.start()
-        self._tail = tail
+        """Start the tail and the pooled readers together, then place the tail at the end."""
+        tail = self._tail = self._consumer()
+        self._readers = [self._consumer() for _ in range(self._size)]
+        # Together: the first read of a topic waits for one client start-up, not 1 + size.
+        started = await asyncio.gather(
+            tail.start(), *(reader.start() for reader in self._readers), return_exceptions=True
+        )
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome  # `ReaderPool.feed` stops every client of the feed
         self.partitions = await _partitions_of(tail, self.topic)
         if not self.partitions:
             raise LookupError(f"topic {self.topic} does not exist")
         await self._follow_partitions(tail, self.partitions)
-        for _ in range(self._size):
-            reader = self._consumer()
-            await reader.start()
-            self._readers.append(reader)
-            self._idle.append(reader)
+        self._idle = list(self._readers)
         self._task = asyncio.create_task(self._run(tail), name=f"tail {self.topic}")
 
     async def _follow_partitions(self, tail: AIOKafkaConsumer, partitions: list[int]) -> None:
@@ -121,6 +123,11 @@ class TopicFeed:
     def changed(self) -> asyncio.Event:
         """Return the event set at the next change of the topic (take it before checking)."""
         return self._changed
+
+    @property
+    def idle_readers(self) -> int:
+        """Return how many pooled readers are free right now."""
+        return len(self._idle)
 
     def has_data(self, positions: Mapping[int, int]) -> bool:
         """Tell whether some partition has records at or after the given position."""

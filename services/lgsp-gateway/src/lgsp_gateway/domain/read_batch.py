@@ -7,10 +7,13 @@ alphanumerics), and its `data` projected by the consumer's `FieldSelection`. Not
 payload leaves the gateway.
 
 Three steps, so that the audit record can travel while the answer is rendered:
-`add_records` takes each partition's records (offset ranges and positions, per partition, not
-per record); `decode_payloads` decodes every value once and names the disclosed fields (all the
-audit needs); `render_events` builds the events (in slices, so the caller can let the audit
-record's send run in between) and `answer_body` serialises the whole answer in one go.
+`add_records` takes each partition's records (offset ranges, positions and sizes, per
+partition, not per record); `disclose_fields` names the fields the answer discloses, decoding
+values only until every approved field was seen (usually the first record): that is all the
+audit needs. `render_events` then decodes each remaining value once, trims it and serialises
+the event at once (in slices, so the caller can let the audit record's send run in between);
+`answer_body` joins them into the answer. No decoded payload outlives its event: a page leaves
+almost no objects behind for the garbage collector.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class ReadBatch:
     payload_bytes: int = 0
     traceparents: list[str] = field(default_factory=list)
     undecodable: int = 0
-    # Each record's decoded value (`decode_payloads`); only `render` trims it for the answer.
+    # The decoded values of the first records (those `disclose_fields` looked at).
     payloads: list[Any] = field(default_factory=list)
 
     @property
@@ -68,6 +71,16 @@ class ReadBatch:
             {"partition": p, "first_offset": first, "last_offset": last, "count": count}
             for p, (first, last, count) in sorted(self.ranges.items())
         ]
+
+    def decoded(self, value: bytes | None) -> Any:
+        """Return a record's value decoded (None if empty; None, counted, if not JSON)."""
+        if not value:
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            self.undecodable += 1
+            return None
 
 
 def add_records(
@@ -86,29 +99,32 @@ def add_records(
     first, _, count = batch.ranges.get(partition, (first, last, 0))
     batch.ranges[partition] = (first, last, count + len(records))
     batch.positions[partition] = last + 1
+    batch.payload_bytes += sum(len(record.value or b"") for record in records)
     batch.records.extend(records)
 
 
-def decode_payloads(batch: ReadBatch, selection: FieldSelection) -> None:
-    """Decode every record's value once, and name the fields the answer discloses."""
-    loads, payloads, size = orjson.loads, batch.payloads, 0
-    for record in batch.records[len(payloads) :]:
-        value = record.value
-        if not value:
-            payloads.append(None)
-            continue
-        size += len(value)
-        try:
-            payloads.append(loads(value))
-        except orjson.JSONDecodeError:
-            payloads.append(None)
-            batch.undecodable += 1
-    batch.payload_bytes += size
+def disclose_fields(batch: ReadBatch, selection: FieldSelection) -> None:
+    """Name the approved fields the answer discloses, decoding no more values than needed."""
     every = len(selection.pointers)
-    for data in payloads:  # usually the first record already shows every field
+    payloads = batch.payloads
+    for record in batch.records[len(payloads) :]:
         if len(batch.disclosed) >= every:
-            break
+            return
+        payloads.append(data := batch.decoded(record.value))
         batch.disclosed.update(selection.disclosed(data))
+
+
+def batch_of(
+    start: Mapping[int, int],
+    fetched: Mapping[int, Sequence[KafkaRecordLike]],
+    selection: FieldSelection,
+) -> ReadBatch:
+    """Return the batch of fetched records (each partition's from its start), fields disclosed."""
+    batch = ReadBatch(positions=dict(start))
+    for records in fetched.values():
+        add_records(batch, records, start)
+    disclose_fields(batch, selection)
+    return batch
 
 
 _ATTRIBUTES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
@@ -118,46 +134,56 @@ _TEXTS: dict[bytes, str] = {}
 _MAX_TEXTS = 4096
 
 
-def _text(raw: bytes) -> str:
-    found = _TEXTS.get(raw)
-    if found is None:
-        if len(_TEXTS) >= _MAX_TEXTS:
-            _TEXTS.clear()
-        found = _TEXTS[raw] = raw.decode("utf-8", "replace")
-    return found
+def _envelope(record: KafkaRecordLike, traceparents: list[str]) -> dict[str, Any]:
+    event: dict[str, Any] = {"specversion": "1.0"}
+    texts = _TEXTS
+    for name, raw in record.headers:
+        attribute = _ATTRIBUTES.get(name)
+        if attribute is None:
+            if name == "traceparent" and raw is not None and len(traceparents) < MAX_TRACEPARENTS:
+                traceparents.append(raw.decode("ascii", "replace"))
+            continue
+        if raw is None:
+            continue
+        text = texts.get(raw)
+        if text is None:
+            text = raw.decode("utf-8", "replace")
+            if name in _REPEATING:
+                if len(texts) >= _MAX_TEXTS:
+                    texts.clear()
+                texts[raw] = text
+        event[attribute] = text
+    event["kafkapartition"] = record.partition
+    event["kafkaoffset"] = record.offset
+    return event
 
 
 def render_events(
     batch: ReadBatch, selection: FieldSelection, lo: int = 0, hi: int | None = None
-) -> list[dict[str, Any]]:
-    """Return records `lo` to `hi` of the batch as CloudEvents, their data trimmed."""
-    if len(batch.payloads) != len(batch.records):
-        raise ValueError("decode_payloads must run before render_events")
-    project, attributes, repeating = selection.project, _ATTRIBUTES, _REPEATING
-    traceparents = batch.traceparents
+) -> list[bytes]:
+    """Return records `lo` to `hi` of the batch as serialised CloudEvents, data trimmed.
+
+    Call it once per record, in order (whole, or in consecutive slices), after
+    `disclose_fields`: values it did not decode are decoded here, and their failures counted.
+    """
+    dumps, project, payloads = orjson.dumps, selection.project, batch.payloads
+    decoded, traceparents = batch.decoded, batch.traceparents
+    known = len(payloads)
     events = []
-    for record, data in zip(batch.records[lo:hi], batch.payloads[lo:hi], strict=True):
-        event: dict[str, Any] = {"specversion": "1.0"}
-        for name, raw in record.headers:
-            if raw is None:
-                continue
-            attribute = attributes.get(name)
-            if attribute is not None:
-                event[attribute] = (
-                    _text(raw) if name in repeating else raw.decode("utf-8", "replace")
-                )
-            elif name == "traceparent" and len(traceparents) < MAX_TRACEPARENTS:
-                traceparents.append(raw.decode("ascii", "replace"))
-        event["kafkapartition"] = record.partition
-        event["kafkaoffset"] = record.offset
+    for index in range(lo, batch.count if hi is None else min(hi, batch.count)):
+        record = batch.records[index]
+        event = _envelope(record, traceparents)
+        data = payloads[index] if index < known else decoded(record.value)
         event["data"] = project(data)
-        events.append(event)
+        events.append(dumps(event))
     return events
 
 
-def answer_body(events: list[dict[str, Any]], next_cursor: str) -> bytes:
+def answer_body(events: list[bytes], next_cursor: str) -> bytes:
     """Return the answer `{"records": [...], "next": ...}` as JSON bytes."""
-    return orjson.dumps({"records": events, "next": next_cursor})
+    return b"".join(
+        (b'{"records":[', b",".join(events), b'],"next":', orjson.dumps(next_cursor), b"}")
+    )
 
 
 def render(batch: ReadBatch, selection: FieldSelection, next_cursor: str) -> bytes:

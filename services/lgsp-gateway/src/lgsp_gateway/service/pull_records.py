@@ -30,16 +30,11 @@ from lgsp_gateway.adapters.reader_pool import ReaderPool, TopicFeed
 from lgsp_gateway.domain.callers import Caller
 from lgsp_gateway.domain.credentials import api_key_from
 from lgsp_gateway.domain.cursor import Cursor, CursorError, decode_cursor, encode_cursor
-from lgsp_gateway.domain.read_batch import (
-    ReadBatch,
-    add_records,
-    answer_body,
-    decode_payloads,
-    render_events,
-)
+from lgsp_gateway.domain.read_batch import ReadBatch, answer_body, batch_of
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
 from lgsp_gateway.service.gatekeeper import Call
 from lgsp_gateway.service.outcomes import Outcomes
+from lgsp_gateway.service.read_ahead import ReadAhead, page_key, render_slices
 from lgsp_gateway.service.read_tracing import ReadTracing
 from lgsp_gateway.settings import GatewaySettings
 
@@ -47,8 +42,10 @@ RECHECK_S = 0.25
 KEYWORDS = ("earliest", "latest", "committed")
 READ_ACTION = "event.read"
 COMMIT_ACTION = "event.commit"
-AUDIT_HEAD_START = 3  # loop turns that carry the audit record onto the wire before rendering
-RENDER_SLICE = 100  # records rendered between two turns of the loop
+# Loop turns that carry the audit record onto the wire (signed, handed to the producer, sent)
+# before the answer is rendered, so that its round trip overlaps the rendering.
+AUDIT_HEAD_START = 3
+PREFETCH_WAIT_MS = 300  # a read-ahead fetch waits this long at most for records (as a read does)
 
 
 @dataclass(frozen=True)
@@ -89,21 +86,6 @@ def kafka_unavailable(retry_after: int, detail: str) -> Rejection:
     )
 
 
-async def _render(batch: ReadBatch, selection: FieldSelection, token: str) -> bytes:
-    """Render the answer in slices, yielding to the loop between them.
-
-    The audit record's task needs a few turns of the loop to be signed, handed to the producer
-    and sent; rendering without yielding would only start it once the answer is ready.
-    """
-    for _ in range(AUDIT_HEAD_START):
-        await asyncio.sleep(0)
-    events: list[dict[str, Any]] = []
-    for lo in range(0, batch.count, RENDER_SLICE):
-        events += render_events(batch, selection, lo, lo + RENDER_SLICE)
-        await asyncio.sleep(0)
-    return answer_body(events, token)
-
-
 class PullRecords:
     """Serves pull reads and commits of approved consumers."""
 
@@ -126,6 +108,7 @@ class PullRecords:
         self._tracing = tracing
         self._key = settings.cursor_key.get_secret_value().encode()
         self._selections: dict[tuple[str, ...], FieldSelection] = {}
+        self._ahead = ReadAhead()
 
     def authorise(self, headers: Mapping[str, str], topic: str) -> Caller:
         """Return the consumer if its key is valid and it is approved for this topic."""
@@ -196,30 +179,62 @@ class PullRecords:
         """Answer one pull: records from the position, the next cursor; audited before it."""
         call = Call(topic, headers, b"", datetime.now(UTC))
         caller: Caller | None = None
+        fetched: Mapping[int, Sequence[Any]]
         try:
             caller = self.authorise(headers, topic)
             try:
                 feed = await self._pool.feed(topic)
                 start = await self._start(position, caller, feed)
-                caller, fetched = await self._poll(feed, call, dict(start), max_records, wait_ms)
+                key = page_key(caller.id, topic, start, max_records)
+                prepared = await self._ahead.take(key)
+                if prepared is None:
+                    caller, fetched = await self._poll(
+                        feed, call, dict(start), max_records, wait_ms
+                    )
+                else:  # the check just before answering, as after a poll
+                    caller, fetched = self.authorise(headers, topic), prepared.fetched
             except (KafkaError, LookupError) as exc:
                 raise kafka_unavailable(self._settings.retry_after_s, repr(exc)) from exc
-            batch = ReadBatch(positions=dict(start))
             selection = self._selection(caller)
-            for records in fetched.values():
-                add_records(batch, records, start)
-            decode_payloads(batch, selection)
+            if prepared is not None and prepared.selection is selection:
+                batch, events = prepared.batch, prepared.events
+            else:
+                batch, events = batch_of(start, fetched, selection), None
             audit = asyncio.create_task(self._audit_read(call, caller, batch))
             try:  # render while the audit record travels; answer only once it is acknowledged
                 token = encode_cursor(Cursor(caller.id, topic, batch.positions), self._key)
-                body = await _render(batch, selection, token)
+                if events is None:
+                    for _ in range(AUDIT_HEAD_START):
+                        await asyncio.sleep(0)
+                    events = await render_slices(batch, selection)
+                body = answer_body(events, token)
             finally:
                 await audit
         except Rejection as rejection:
             await self._refused(call, caller, rejection, READ_ACTION)
             raise
         self._tracing.read(caller.id, topic, batch, feed.lag(batch.positions))
+        self._read_ahead(feed, caller, selection, batch.positions, max_records)
         return PullAnswer(body, token, batch.positions, batch.count)
+
+    def _read_ahead(
+        self,
+        feed: TopicFeed,
+        caller: Caller,
+        selection: FieldSelection,
+        positions: dict[int, int],
+        max_records: int,
+    ) -> None:
+        """Prepare the next page if the topic holds more and a pooled reader is free."""
+        if not feed.has_data(positions) or feed.idle_readers == 0:
+            return
+        after = dict(positions)
+        self._ahead.prepare(
+            page_key(caller.id, feed.topic, after, max_records),
+            lambda: feed.fetch(after, max_records, PREFETCH_WAIT_MS),
+            after,
+            selection,
+        )
 
     async def _audit_read(self, call: Call, caller: Caller, batch: ReadBatch) -> None:
         fields: dict[str, Any] = {
