@@ -126,6 +126,15 @@ ConsumersOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar: a line every 30 s.")]
+HistoryOpt = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=36,
+        help="First import this many months of deterministic history (one import run through "
+        "the batch endpoint), then run live; 0: none.",
+    ),
+]
 
 
 def _scenario(path: Path, seed: int | None, citizens: int | None) -> Scenario:
@@ -175,6 +184,7 @@ def simulate(
     offline: OfflineOpt = False,
     consumers_port: ConsumersOpt = None,
     quiet: QuietOpt = False,
+    history_months: HistoryOpt = 0,
 ) -> None:
     """Run the simulated departments (finance, health, tourism, TTHC) against the platform."""
     chosen = _scenario(scenario, seed, citizens)
@@ -182,7 +192,8 @@ def simulate(
     options = Options(rate=speed, events=events if events is not None else chosen.events,
                       batch_size=batch_size or chosen.chosen_batch_size(speed), offline=offline,
                       record_path=record, truth_path=ground_truth,
-                      consumers_port=consumers_port)  # fmt: skip
+                      consumers_port=consumers_port,
+                      history_months=history_months)  # fmt: skip
     provider = setup_tracing("lgsp-simulator")
     target = _target(gateway, registry, token, token_file)
     simulation = Simulation(chosen, target, options, provider.get_tracer("lgsp-simulator"),

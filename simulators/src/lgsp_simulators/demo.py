@@ -2,7 +2,8 @@
 
 The population database is built once (progress shown), the registry is seeded with the
 departments and contracts of `contracts/`, and the simulated departments are started in the
-background at a gentle rate, as a process of their own (`lgsp simulate --quiet`).
+background at a gentle rate, as a process of their own (`lgsp simulate --quiet`), after they
+imported 12 months of history (`--history-months`, `LGSP_DEMO_HISTORY_MONTHS`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class DemoSettings:
         )
     )
     seed: int = 6  # the population's seed: the simulators draw their patients from it too
+    # Months of history every department imports before the live run (0: none).
+    history_months: int = field(
+        default_factory=lambda: int(_env_number("LGSP_DEMO_HISTORY_MONTHS", 12))
+    )
 
 
 def build_population(path: Path, count: int, population_seed: int, say: Say) -> None:
@@ -94,4 +99,5 @@ def simulator_command(
         "--gateway", gateway, "--registry", registry, "--token-file", str(token_file),
         "--citizens", str(demo.citizens), "--consumers-port", str(consumers_port),
         "--ground-truth", str(var_dir / "simulate" / "ground-truth.json"),
+        "--history-months", str(demo.history_months),
     ]  # fmt: skip

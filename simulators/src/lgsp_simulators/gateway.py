@@ -22,6 +22,7 @@ from opentelemetry import propagate, trace
 from lgsp_simulators.departments.drafts import Draft, Identity
 
 BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
+IMPORT_RUN_HEADER = "lgsp-import-run"  # the batch is a historical import run (issue 16)
 RETRYABLE = {429, 503}
 WARMUP_STATUSES = {401, 403}
 
@@ -144,15 +145,22 @@ class GatewayClient:
         return Outcome(response.status_code, problem, sent_at)
 
     async def publish_batch(
-        self, topic: str, key: str, source: str, drafts: Sequence[Draft]
-    ) -> list[Outcome]:
-        """Publish events in one batch; items the broker did not ack (503) are sent again."""
+        self, topic: str, key: str, source: str, drafts: Sequence[Draft],
+        *, times: Sequence[datetime] | None = None, import_run: str | None = None,
+    ) -> list[Outcome]:  # fmt: skip
+        """Publish events in one batch; items the broker did not ack (503) are sent again.
+
+        `times` are the events' own times (else when sent); `import_run` declares the batch a
+        historical import run (the `lgsp-import-run` header).
+        """
         outcomes: dict[int, Outcome] = {}
         pending = list(range(len(drafts)))
         headers = {"content-type": BATCH_MEDIA_TYPE, "x-api-key": key}
+        if import_run is not None:
+            headers[IMPORT_RUN_HEADER] = import_run
         for attempt in range(self._attempts):
             sent_at = datetime.now(UTC)
-            body = [structured(drafts[i], source, sent_at) for i in pending]
+            body = [structured(drafts[i], source, times[i] if times else sent_at) for i in pending]
             response = await self._post(f"POST {topic} batch", f"/v1/topics/{topic}/batches",
                                         headers, json_body=body)  # fmt: skip
             if response is None or response.status_code not in (202, 207):

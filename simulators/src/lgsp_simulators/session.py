@@ -11,6 +11,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,13 @@ from lgsp_simulators.consumers import Sharing
 from lgsp_simulators.departments.plan import Plan
 from lgsp_simulators.gateway import GatewayClient
 from lgsp_simulators.ground_truth import GroundTruth
+from lgsp_simulators.history import HistoryBuilder
+from lgsp_simulators.history_import import (
+    import_history,
+    registry_client,
+    try_police_key,
+    verification_requester,
+)
 from lgsp_simulators.onboarding import Onboarded, Onboarding, seed_sources
 from lgsp_simulators.runner import Runner, Stats
 from lgsp_simulators.scenario import Scenario
@@ -58,6 +66,8 @@ class Options:
     warmup_s: float = 60.0
     # Run the two consumer departments (pull and webhook); their receiver's loopback port.
     consumers_port: int | None = None
+    # Months of history imported (one import run through the batch endpoint) before the run.
+    history_months: int = 0
 
 
 def participants(scenario: Scenario) -> list[str]:
@@ -121,6 +131,8 @@ class Simulation:
             gateway = None
             if not options.offline:
                 gateway = GatewayClient(http, self.tracer, warmup_s=options.warmup_s)
+            if options.history_months and not self.stopped:
+                await self._import_history(onboarded, truth, gateway)
             with _recording(options.record_path) as record:
                 self.runner = Runner(plan, truth, onboarded, gateway, self.tracer,
                                      rate=options.rate, batch_size=options.batch_size,
@@ -136,6 +148,28 @@ class Simulation:
                         await sharing.finish(truth.accepted, wait_s)
                         truth.consumers = sharing.documents(truth.accepted)
                     self._finish(plan)
+
+    async def _import_history(
+        self, onboarded: Onboarded, truth: GroundTruth, gateway: GatewayClient | None
+    ) -> None:
+        """Import the departments' history (one run), then write the ground truth so far."""
+        options, target = self.options, self.target
+        requester = verification_requester(onboarded)
+        if requester is not None and gateway is not None:
+            client = registry_client(target.registry_url, target.token)
+            onboarding = Onboarding(client, target.contracts_dir, target.seed_file, self.say)
+            if not await asyncio.to_thread(try_police_key, onboarding, onboarded, self.say):
+                requester = None
+        builder = HistoryBuilder(self.scenario, datetime.now(UTC), options.history_months)
+        history = await asyncio.to_thread(builder.build, requester)
+        report = await import_history(history, gateway, onboarded, truth)
+        truth.notes["history"] = report.note(history)
+        self.say(f"History: {sum(report.accepted.values()):,} of {history.count():,} events of "
+                 f"{options.history_months} months imported in {report.seconds:.1f}s "
+                 f"(import run {history.run_id})")  # fmt: skip
+        if options.truth_path is not None:  # the ground truth covers the history already
+            path, kpis = options.truth_path, target.kpis_dir
+            await asyncio.to_thread(truth.write, path, kpis)
 
     async def _start_consumers(self) -> Sharing | None:
         """Start the consumer departments when asked (they read through the gateway)."""
