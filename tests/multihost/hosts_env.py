@@ -63,11 +63,10 @@ def record(name: str, figures: dict[str, Any]) -> None:
     (ARTIFACTS / "multihost.json").write_text(text + "\n", encoding="utf-8")
 
 
-def real_secrets(settings_class: type[BaseSettings], host: str, prefix: str) -> dict[str, str]:
+def real_secrets(settings_class: type[BaseSettings], host: str) -> dict[str, str]:
     """Return a fresh random value for each secret the service refuses to keep beyond loopback."""
     found = sample_secrets(settings_class(**{"host": host}))
-    return {name.upper() if name.startswith(prefix) else name: secrets.token_urlsafe(32)
-            for name in found}  # fmt: skip
+    return {variable: secrets.token_urlsafe(32) for variable in found}
 
 
 @dataclass
@@ -148,7 +147,7 @@ class Platform:
             "KAFKA_REPLICATION_FACTOR": "3",
             f"{prefix}HOST": host,
             f"{prefix}LOG_JSON": "false",
-            **real_secrets(settings, host, prefix),
+            **real_secrets(settings, host),
         }
 
     def _start_registry(self) -> None:

@@ -40,8 +40,8 @@ async def steady_load(platform: Platform, label: str) -> tuple[LoadRun, float]:
     return load, started
 
 
-async def busiest_leader(platform: Platform) -> tuple[int, int]:
-    """Return (partition of the data topic, its leader's node id): the victim of a broker fault."""
+async def victim_broker(platform: Platform) -> tuple[int, int]:
+    """Return (0, the node leading the data topic's partition 0): a broker fault's victim."""
     found = await leaders(platform.bootstrap, DATA_TOPIC)
     return 0, found[0][0]
 
@@ -124,7 +124,7 @@ async def count(platform: Platform, load: LoadRun, figures: dict[str, Any]) -> N
 async def test_broker_host_killed(platform: Platform) -> None:
     """(a) Every process of the host leading a data partition SIGKILLed; the node restarted."""
     load, _ = await steady_load(platform, "kill-broker")
-    partition, victim = await busiest_leader(platform)
+    partition, victim = await victim_broker(platform)
     controller = platform.kafka.active_controller() if platform.kafka else None
     start = time.monotonic()
     killed = platform.broker_host(victim).kill_all()
@@ -149,7 +149,7 @@ async def test_broker_host_killed(platform: Platform) -> None:
 async def test_broker_host_cut_off(platform: Platform) -> None:
     """(b) The link of a data partition's leader host down for CUT_S seconds, then up."""
     load, _ = await steady_load(platform, "cut-broker")
-    partition, victim = await busiest_leader(platform)
+    partition, victim = await victim_broker(platform)
     host = platform.broker_host(victim)
     start = time.monotonic()
     host.cut()
