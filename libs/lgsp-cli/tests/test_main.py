@@ -13,7 +13,7 @@ from lgsp_cli import main
 
 INTEGRATOR_COMMANDS = {
     "registry", "contracts", "audit", "kpi", "subscribe", "publish", "tail", "kpis", "sources",
-    "consume",
+    "consume", "tokens",
 }  # fmt: skip
 
 
