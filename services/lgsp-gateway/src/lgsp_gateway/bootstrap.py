@@ -34,8 +34,9 @@ from lgsp_gateway.adapters.offsets import ConsumerOffsets
 from lgsp_gateway.adapters.producer import Producer
 from lgsp_gateway.adapters.producer_options import gateway_producer
 from lgsp_gateway.adapters.reader_pool import ReaderPool
+from lgsp_gateway.adapters.replica_membership import ReplicaMembership, group_name
 from lgsp_gateway.adapters.shared_buckets import SharedBuckets
-from lgsp_gateway.domain.ratelimit import Limiter, TokenBucket
+from lgsp_gateway.domain.ratelimit import RateLimiter, ReplicaCount, SharedLimit, TokenBucket
 from lgsp_gateway.metrics import GatewayMetrics
 from lgsp_gateway.service.batch_after_ack import BatchAfterAck
 from lgsp_gateway.service.gatekeeper import Gatekeeper
@@ -48,6 +49,7 @@ from lgsp_gateway.settings import GatewaySettings
 
 SERVICE = "lgsp-gateway"
 BUCKETS_FILE = "rate-limit-buckets"
+MEMBER_LOCK_FILE = "replica-member.lock"
 
 
 class RegistryFeed(RegistryView, Protocol):
@@ -124,7 +126,7 @@ async def bootstrap(
         )
         outcomes = Outcomes(letters, audit, parts.metrics)
         publisher = AckedPublisher(producer, parts.tracer, settings.produce_timeout_s)
-        gate = Gatekeeper(settings, directory, limiter=_shared_limiter(settings, parts, stack))
+        gate = Gatekeeper(settings, directory, limiter=await _limiter(settings, parts, stack))
         if parts.worker_group is not None:  # callback gauges, written for the other workers
             await stack.enter_async_context(parts.metrics.sample_gauges())
         client = population_client or httpx.AsyncClient(
@@ -146,18 +148,32 @@ async def bootstrap(
         )
 
 
-def _shared_limiter(
-    settings: GatewaySettings, parts: Parts, stack: AsyncExitStack
-) -> Limiter | None:
-    """Open the buckets the group's workers share (None alone: the gatekeeper's in memory)."""
-    if parts.worker_group is None:
-        return None
-    rule = TokenBucket.share(
-        settings.rate_limit_per_source, settings.rate_limit_burst, settings.replicas
-    )
-    buckets = SharedBuckets(parts.worker_group.file(BUCKETS_FILE), rule)
-    stack.callback(buckets.close)
-    return buckets
+async def _limiter(settings: GatewaySettings, parts: Parts, stack: AsyncExitStack) -> SharedLimit:
+    """Open the per-source buckets (in memory, or shared by the group's workers) and divide
+    them by the live replica count from the membership group (`REPLICAS` with it off)."""
+    group, fallback = parts.worker_group, settings.replicas
+    limit = TokenBucket(settings.rate_limit_per_source, settings.rate_limit_burst)
+    limiter: SharedLimit = RateLimiter(limit.rate, limit.burst, fallback)
+    written = None
+    if group is not None:
+        buckets = limiter = SharedBuckets(group.file(BUCKETS_FILE), limit, fallback=fallback)
+        stack.callback(buckets.close)
+        written = lambda: buckets.written  # noqa: E731 - the other workers wait for the member
+    parts.metrics.replicas.set_function(lambda: limiter.replicas)
+    if settings.replica_membership:
+        membership = ReplicaMembership(
+            settings.kafka,
+            group=group_name(settings.replica_group, settings.registry_topic),
+            topic=settings.replica_topic,
+            client_id=f"{SERVICE}-replicas",
+            count=ReplicaCount(fallback),
+            apply=limiter.resize,
+            lock=group.file(MEMBER_LOCK_FILE) if group is not None else None,
+            written=written,
+        )
+        stack.push_async_callback(membership.stop)
+        await membership.start(settings.replica_wait_s)
+    return limiter
 
 
 async def _acked_audit(

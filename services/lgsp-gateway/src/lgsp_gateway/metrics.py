@@ -33,6 +33,7 @@ class GatewayMetrics:
     read_lag: Gauge
     read_waiting: Gauge
     audit: AuditSeries
+    replicas: SampledGauge
     sampled: list[SampledGauge] = field(default_factory=list)
 
     @classmethod
@@ -51,6 +52,7 @@ class GatewayMetrics:
             multiprocess_mode="livesum",
         )
         read_lag, read_waiting = _read_gauges(registry)
+        replicas = _replicas_gauge(registry)
         return cls(
             accepted=Counter(
                 "gateway_events_accepted",
@@ -87,7 +89,8 @@ class GatewayMetrics:
             read_lag=read_lag,
             read_waiting=read_waiting,
             audit=_audit_series(registry, pending, failures),
-            sampled=[pending],
+            replicas=replicas,
+            sampled=[pending, replicas],
         )
 
     @contextlib.asynccontextmanager
@@ -146,6 +149,17 @@ def _read_gauges(registry: CollectorRegistry) -> tuple[Gauge, Gauge]:
         multiprocess_mode="livesum",
     )
     return lag, waiting
+
+
+def _replicas_gauge(registry: CollectorRegistry) -> SampledGauge:
+    """Return the gauge of the replica count this replica divides every limit by."""
+    return SampledGauge(
+        "gateway_replicas",
+        "Gateway replicas each per-source rate limit is divided by: the live count from the "
+        "membership group, else the last one it gave, else REPLICAS",
+        registry=registry,
+        multiprocess_mode="mostrecent",  # every worker writes the replica's one count
+    )
 
 
 def _audit_series(registry: CollectorRegistry, pending: Gauge, failures: Counter) -> AuditSeries:

@@ -67,7 +67,27 @@ class GatewaySettings(ServiceSettings):
     replicas: int = Field(
         default=1,
         ge=1,
-        description="Gateway replicas sharing the load; each enforces 1/replicas of the limit.",
+        description="Replicas assumed until the membership group gives the live count (always, "
+        "with REPLICA_MEMBERSHIP off); each replica enforces 1/replicas of the limit.",
+    )
+    replica_membership: bool = Field(
+        default=True,
+        description="Learn the live replica count from a Kafka consumer group every replica "
+        "joins, and divide the limits by it.",
+    )
+    replica_group: str = Field(
+        default="",
+        description="The membership group; empty: lgsp-gateway-replicas.<REGISTRY_TOPIC>.",
+    )
+    replica_topic: str = Field(
+        default="lgsp.gateway.replicas",
+        description="The membership group's topic (one partition, created if missing, empty).",
+    )
+    replica_wait_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="How long start-up waits for the group's first count before serving with "
+        "REPLICAS.",
     )
     produce_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait for the broker's ack before answering 503."

@@ -327,6 +327,7 @@ def unit_settings(**overrides: Any) -> GatewaySettings:
         "audit_key": AUDIT_KEY.decode(),
         "instance_id": "unit-1",
         "population_adapter_token": "unit-gateway-token",
+        "replica_membership": False,  # no broker: REPLICAS holds (membership has its own tests)
     }
     return GatewaySettings(**(values | overrides))
 

@@ -7,11 +7,16 @@ section is a few struct reads and writes (microseconds); the kernel drops the lo
 that dies holding it. `time.monotonic` (CLOCK_MONOTONIC) is one clock for every process of the
 host, so the buckets' timestamps mean the same in all of them.
 
-Layout: a 16-byte header (magic, slot count), then `slots` slots of (key hash, tokens,
-updated). A key's slot is found by linear probing over at most `PROBE` slots from its hash; a
-new key takes an empty slot, else the stalest one in its window (a bucket untouched the longest
-has almost surely refilled, which is the state a new bucket starts in). 4,096 slots hold far
-more sources than a province registers.
+The replica count the cluster-wide limit is divided by sits in the header: the worker that holds
+the replica's membership in the group (`adapters/replica_membership.py`) writes it with `resize`,
+and every worker's `acquire` reads it under the same lock, so the workers change share together.
+0 there means no count was written yet: each worker then divides by its configured fallback.
+
+Layout: a 24-byte header (magic, slot count, replica count), then `slots` slots of (key hash,
+tokens, updated). A key's slot is found by linear probing over at most `PROBE` slots from its
+hash; a new key takes an empty slot, else the stalest one in its window (a bucket untouched the
+longest has almost surely refilled, which is the state a new bucket starts in). 4,096 slots hold
+far more sources than a province registers.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from types import TracebackType
 
 from lgsp_gateway.domain.ratelimit import TokenBucket
 
-MAGIC = b"LGSPTB01"
-HEADER = struct.Struct("<8sQ")
+MAGIC = b"LGSPTB02"
+HEADER = struct.Struct("<8sQQ")  # magic, slots, replicas (0: none written yet)
+REPLICAS_AT = struct.calcsize("<8sQ")
+COUNT = struct.Struct("<Q")
 SLOT = struct.Struct("<Qdd")  # key hash (0 = empty), tokens, updated (monotonic seconds)
 PROBE = 32
 
@@ -45,17 +52,24 @@ def key_hash(key: str) -> int:
 
 
 class SharedBuckets:
-    """Per-key token buckets in a file every worker maps; `acquire` as `RateLimiter`'s."""
+    """Per-key token buckets in a file every worker maps; `acquire` as `RateLimiter`'s.
+
+    `limit` is the cluster-wide rule; each take uses its share for the replica count in the
+    header (`fallback` until one is written).
+    """
 
     def __init__(
         self,
         path: Path,
-        rule: TokenBucket,
+        limit: TokenBucket,
         *,
+        fallback: int = 1,
         slots: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._rule = rule
+        self._limit = limit
+        self._fallback = fallback
+        self._shares: dict[int, TokenBucket] = {}
         self._slots = slots
         self._clock = clock
         self._hashes: dict[str, int] = {}
@@ -77,9 +91,9 @@ class SharedBuckets:
         """Size and stamp a new file (the first worker to open it); check an existing one."""
         if os.fstat(self._fd).st_size == 0:
             os.ftruncate(self._fd, size)  # zero-filled: every slot empty
-            os.pwrite(self._fd, HEADER.pack(MAGIC, self._slots), 0)
+            os.pwrite(self._fd, HEADER.pack(MAGIC, self._slots, 0), 0)
             return
-        magic, slots = HEADER.unpack(os.pread(self._fd, HEADER.size, 0))
+        magic, slots, _ = HEADER.unpack(os.pread(self._fd, HEADER.size, 0))
         if magic != MAGIC or slots != self._slots or os.fstat(self._fd).st_size != size:
             raise SharedBucketsError(f"not a bucket table of {self._slots} slots")
 
@@ -91,15 +105,51 @@ class SharedBuckets:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             now = self._clock()  # read under the lock: updates stay in time order
-            offset = self._slot(hashed, now)
+            rule = self._rule(COUNT.unpack_from(self._map, REPLICAS_AT)[0])
+            offset = self._slot(hashed, now, rule.burst)
             _, tokens, updated = SLOT.unpack_from(self._map, offset)
-            tokens, wait = self._rule.take(tokens, updated, now, n)
+            tokens, wait = rule.take(tokens, updated, now, n)
             SLOT.pack_into(self._map, offset, hashed, tokens, max(now, updated))
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         return wait
 
-    def _slot(self, hashed: int, now: float) -> int:
+    def _rule(self, written: int) -> TokenBucket:
+        """Return the share of the limit for a replica count read from the header."""
+        replicas = written or self._fallback
+        rule = self._shares.get(replicas)
+        if rule is None:
+            rule = self._shares[replicas] = TokenBucket.share(
+                self._limit.rate, self._limit.burst, replicas
+            )
+        return rule
+
+    @property
+    def replicas(self) -> int:
+        """The replica count the limit is divided by now (the header's, else the fallback)."""
+        return self.replicas_written or self._fallback
+
+    @property
+    def written(self) -> bool:
+        """Whether a replica count was written (by this replica's member worker)."""
+        return self.replicas_written > 0
+
+    @property
+    def replicas_written(self) -> int:
+        """The count in the header (0: none written yet)."""
+        written: int = COUNT.unpack_from(self._map, REPLICAS_AT)[0]
+        return written
+
+    def resize(self, replicas: int) -> None:
+        """Divide the limit by `replicas` in every worker from their next take."""
+        TokenBucket.share(self._limit.rate, self._limit.burst, replicas)  # refuses below 1
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            COUNT.pack_into(self._map, REPLICAS_AT, replicas)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _slot(self, hashed: int, now: float, burst: float) -> int:
         """Return the offset of the key's slot, claiming one (a full bucket) if it has none."""
         known = self._where.get(hashed)
         if known is not None and SLOT.unpack_from(self._map, known)[0] == hashed:
@@ -117,7 +167,7 @@ class SharedBuckets:
                 break
             if updated < stalest_at:
                 stalest, stalest_at = offset, updated
-        SLOT.pack_into(self._map, stalest, hashed, self._rule.burst, now)
+        SLOT.pack_into(self._map, stalest, hashed, burst, now)
         self._where[hashed] = stalest
         return stalest
 
