@@ -80,7 +80,7 @@ async def bootstrap(
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(parts.probe.close)
         await provision(settings, parts.data_topics)
-        store = StateStore(settings.store_path, settings.group_id, settings.instance_id)
+        store = StateStore(settings.store_database_url(), settings.group_id, settings.instance_id)
         await store.open()
         stack.push_async_callback(store.close)
         registry = registry or RegistryCopy(

@@ -89,8 +89,14 @@ class CollectorSettings(ServiceSettings):
     )
     store_path: Path = Field(
         default_factory=lambda: repo_root() / "var" / "ioc-collector" / "collector.sqlite3",
-        description="SQLite file holding KPI state and consumed positions; replicas on one "
-        "machine may share it (WAL), keyed by consumer group.",
+        description="SQLite file holding KPI state and consumed positions when `store_url` is "
+        "not set; replicas on one machine may share it (WAL), keyed by consumer group.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="Database of KPI state and consumed positions, as a SQLAlchemy URL: "
+        "`postgresql+asyncpg://user:pass@host/db` for replicas on several machines, or "
+        "`sqlite+aiosqlite:///path`; unset: the SQLite file `store_path`.",
     )
     registry_topic: str = "lgsp.registry"
     dlq_topic: str = "lgsp.dlq"
@@ -132,6 +138,10 @@ class CollectorSettings(ServiceSettings):
         if isinstance(value, dict):
             return {**DEFAULT_THRESHOLDS, **value}
         return value
+
+    def store_database_url(self) -> str:
+        """Return the state store's URL: `store_url`, else the SQLite file `store_path`."""
+        return self.store_url or f"sqlite+aiosqlite:///{self.store_path}"
 
     def thresholds(self, cadence: str | None) -> Thresholds:
         """Return the thresholds of a cadence (unknown cadences are treated as realtime)."""

@@ -1,9 +1,10 @@
-"""The SQLite state store: atomic batches, compare-and-set on revisions, shared by replicas."""
+"""The state store, on SQLite and on PostgreSQL: atomic batches, compare-and-set on revisions,
+shared by replicas, state stored per changed window."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,14 +13,33 @@ from ioc_collector.adapters.state_and_positions_store import (
     StateStore,
     StoreConflict,
 )
+from ioc_collector.domain.batch import BatchAggregator
+from ioc_collector.domain.definitions import parse_definition
+from ioc_collector.domain.events import LOCAL_TZ, EventBatch, EventView
+from ioc_collector.domain.state import AggregationState, dump_state
+from ioc_collector.domain.state_load import assemble
+from ioc_collector.domain.stored_parts import StateChanges, StoredParts
 from ioc_collector.settings import CollectorSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
+
+TOPIC = "health.medical-visit.v1"
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=LOCAL_TZ)
+MONTHLY = parse_definition(
+    "monthly.yaml",
+    f"id: monthly\ntitle_vi: m\ntitle_en: m\ntopic: {TOPIC}\nmeasure: {{kind: count}}\n"
+    "dimensions: [district_code]\nwindow: month\nallowed_lateness: P1D\nidle_timeout: P40D\n"
+    "unit: visits\n",
+)
 
 
 @pytest.fixture
-async def stores(tmp_path: Path) -> AsyncIterator[tuple[StateStore, StateStore]]:
-    """Two replicas' stores on one file, as two collectors on one machine would have."""
-    first = StateStore(tmp_path / "state.sqlite3", "group", "replica-1")
-    second = StateStore(tmp_path / "state.sqlite3", "group", "replica-2")
+async def stores(collector_store_url: str) -> AsyncIterator[tuple[StateStore, StateStore]]:  # noqa: F811
+    """Two replicas' stores on one database, as two collectors would have."""
+    first = StateStore(collector_store_url, "group", "replica-1")
+    second = StateStore(collector_store_url, "group", "replica-2")
     await first.open()
     await second.open()
     try:
@@ -37,7 +57,7 @@ async def test_a_batch_is_stored_with_its_positions_and_read_back(
     stores: tuple[StateStore, StateStore],
 ) -> None:
     first, second = stores
-    await first.commit(lambda: [write(0, 10, None), write(1, 4, None)])
+    await first.commit([write(0, 10, None), write(1, 4, None)])
     rows = await second.load([("t", 0), ("t", 1), ("t", 2)])
     assert sorted(rows) == [("t", 0), ("t", 1)]
     assert (rows[("t", 0)].position, rows[("t", 0)].revision) == (10, 1)
@@ -49,33 +69,89 @@ async def test_a_stale_writer_changes_nothing_in_the_whole_batch(
     stores: tuple[StateStore, StateStore],
 ) -> None:
     first, second = stores
-    await first.commit(lambda: [write(0, 10, None), write(1, 4, None)])
-    await second.commit(lambda: [write(0, 20, 1)])  # the new owner moved partition 0 on
-    with pytest.raises(StoreConflict) as raised:
-        await first.commit(lambda: [write(1, 9, 1), write(0, 15, 1)])  # a zombie's batch
+    await first.commit([write(0, 10, None), write(1, 4, None)])
+    await second.commit([write(0, 20, 1)])  # the new owner moved partition 0 on
+    zombie = StateChanges(b'{"s":15}', windows=[('["k","x","o","w"]', b"{}")])
+    with pytest.raises(StoreConflict) as raised:  # a zombie's batch
+        await first.commit([write(1, 9, 1), PartitionWrite("t", 0, 15, b"", b"{}", 1, zombie)])
     assert raised.value.partitions == [("t", 0)]
     rows = await second.load_all()
     assert (rows[("t", 0)].position, rows[("t", 1)].position) == (20, 4)  # partition 1 too
+    assert rows[("t", 0)].windows == {}
 
 
 async def test_two_first_writers_of_a_partition_conflict(
     stores: tuple[StateStore, StateStore],
 ) -> None:
     first, second = stores
-    await first.commit(lambda: [write(0, 3, None)])
+    await first.commit([write(0, 3, None)])
     with pytest.raises(StoreConflict):
-        await second.commit(lambda: [write(0, 5, None)])
+        await second.commit([write(0, 5, None)])
 
 
-async def test_groups_do_not_see_each_other(tmp_path: Path) -> None:
-    one = StateStore(tmp_path / "s.sqlite3", "a", "r")
-    other = StateStore(tmp_path / "s.sqlite3", "b", "r")
+async def test_groups_do_not_see_each_other(collector_store_url: str) -> None:  # noqa: F811
+    one = StateStore(collector_store_url, "a", "r")
+    other = StateStore(collector_store_url, "b", "r")
+    await one.open()
+    await other.open()
     try:
-        await one.commit(lambda: [write(0, 3, None)])
+        await one.commit([write(0, 3, None)])
         assert await other.load_all() == {}
     finally:
         await one.close()
         await other.close()
+
+
+def visits(first: int, count: int, district: str = "747") -> EventBatch:
+    return EventBatch.of([
+        EventView(f"v{n}", TOPIC, 0, n, "visit", NOW - timedelta(hours=1), "/s",
+                  {"district_code": district}, None)
+        for n in range(first, first + count)
+    ])  # fmt: skip
+
+
+async def commit(
+    store: StateStore, state: AggregationState, stored: StoredParts, revision: int | None
+) -> int:
+    changes = stored.changes(state)
+    entry = PartitionWrite("t", 0, 1, changes.head, b"{}", revision, changes)
+    await store.commit([entry])
+    return entry.revision
+
+
+async def test_the_state_is_stored_per_window_and_read_back_exactly(
+    stores: tuple[StateStore, StateStore],
+) -> None:
+    first, second = stores
+    aggregator, state, stored = BatchAggregator([MONTHLY]), AggregationState(), StoredParts()
+    aggregator.apply_batch(visits(0, 10_000), state, NOW)
+    revision = await commit(first, state, stored, None)
+    for step in range(1, 12):  # more commits than chunks are kept
+        aggregator.apply_batch(visits(10_000 + step * 10, 10, str(step % 2)), state, NOW)
+        revision = await commit(first, state, stored, revision)
+    row = (await second.load([("t", 0)]))[("t", 0)]
+    assert len(row.windows) == 1 and row.chunks is not None
+    assert sum(len(chunks) for chunks in row.chunks.values()) < 12
+    loaded, parts = assemble(row.aggregation, row.windows, row.chunks)
+    assert dump_state(loaded) == dump_state(state)
+    aggregator.apply_batch(visits(99_000, 1), loaded, NOW)  # the next owner goes on
+    changes = parts.changes(loaded)
+    assert len(changes.windows) == 1 and len(changes.chunks) in (1, 2)
+
+
+async def test_a_closed_window_leaves_its_ids_behind(
+    stores: tuple[StateStore, StateStore],
+) -> None:
+    first, _ = stores
+    aggregator, state, stored = BatchAggregator([MONTHLY]), AggregationState(), StoredParts()
+    aggregator.apply_batch(visits(0, 100), state, NOW)
+    revision = await commit(first, state, stored, None)
+    aggregator.tick(state, NOW + timedelta(days=60))  # past the month and its lateness
+    assert state.kpis["monthly"].closed_windows
+    await commit(first, state, stored, revision)
+    row = (await first.load([("t", 0)]))[("t", 0)]
+    assert row.chunks == {} and len(row.windows) == 1
+    assert dump_state(assemble(row.aggregation, row.windows, row.chunks)[0]) == dump_state(state)
 
 
 def test_threshold_overrides_keep_the_other_cadences() -> None:
@@ -85,3 +161,10 @@ def test_threshold_overrides_keep_the_other_cadences() -> None:
     assert settings.thresholds("monthly").late.days == 35
     assert settings.thresholds(None) == realtime
     assert settings.thresholds("weekly") == realtime
+
+
+def test_the_store_is_the_sqlite_file_unless_a_url_is_given(tmp_path: object) -> None:
+    settings = CollectorSettings(store_path="/data/c.sqlite3")
+    assert settings.store_database_url() == "sqlite+aiosqlite:////data/c.sqlite3"
+    url = "postgresql+asyncpg://ioc@db/collector"
+    assert CollectorSettings(store_url=url).store_database_url() == url

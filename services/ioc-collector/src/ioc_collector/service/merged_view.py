@@ -18,7 +18,8 @@ from ioc_collector.adapters.state_and_positions_store import (
 )
 from ioc_collector.domain.activity import PartitionActivity
 from ioc_collector.domain.merge import merge_states
-from ioc_collector.domain.state import AggregationState, load_state
+from ioc_collector.domain.state import AggregationState
+from ioc_collector.domain.state_load import assemble
 from ioc_collector.stream.exactly_once_loop import StreamProcessor
 
 
@@ -38,7 +39,7 @@ def _parse(rows: list[PartitionRow]) -> list[tuple[PartitionRow, PartitionView]]
             row,
             PartitionView(
                 row.position,
-                load_state(row.aggregation),
+                assemble(row.aggregation, row.windows)[0],
                 PartitionActivity.model_validate_json(row.activity),
                 owned=False,
             ),
@@ -75,7 +76,7 @@ class CollectorView:
         for key in gone:
             del self._foreign[key]
         if stale:
-            rows = await self._store.load(stale)
+            rows = await self._store.load(stale, ids=False)  # cells only: no dedup ids
             for row, view in await asyncio.to_thread(_parse, list(rows.values())):
                 self._foreign[(row.topic, row.partition)] = (row.revision, view)
         if stale or gone:

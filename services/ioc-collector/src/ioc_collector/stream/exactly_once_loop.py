@@ -2,8 +2,9 @@
 
 Exactly-once effect without Kafka transactions. Each assigned topic-partition has its own
 AggregationState and source activity in memory. A poll's records are applied in offset order;
-at most every `commit_interval_ms` the changed partitions' states and next offsets are written
-to the state store in ONE transaction (`adapters/state_and_positions_store.py`). On
+at most every `commit_interval_ms` the changed partitions' states (only their windows and dedup
+ids that changed, `domain/stored_parts.py`) and next offsets are written to the state store in
+ONE transaction (`adapters/state_and_positions_store.py`). On
 assignment (ConsumerRebalanceListener) the consumer seeks each partition to the position stored
 next to its state, so a crash (kill -9) between two commits replays exactly the records whose
 effect was lost, and a rebalance hands the new owner the state that matches the offset it
@@ -51,7 +52,8 @@ from ioc_collector.domain.activity import PartitionActivity
 from ioc_collector.domain.batch import BatchAggregator
 from ioc_collector.domain.coverage import reconcile
 from ioc_collector.domain.owned_partition import OwnedPartition
-from ioc_collector.domain.state import AggregationState, dump_state, load_state
+from ioc_collector.domain.state import AggregationState
+from ioc_collector.domain.state_load import assemble
 from ioc_collector.metrics import CollectorMetrics
 from ioc_collector.stream.apply_records import RecordApplier
 
@@ -77,7 +79,8 @@ def _from_row(row: PartitionRow | None) -> OwnedPartition:
     if row is None:
         return OwnedPartition(AggregationState(), PartitionActivity())
     activity = PartitionActivity.model_validate_json(row.activity)
-    return OwnedPartition(load_state(row.aggregation), activity, row.position, row.revision)
+    state, stored = assemble(row.aggregation, row.windows, row.chunks or {})
+    return OwnedPartition(state, activity, row.position, row.revision, stored=stored)
 
 
 class StreamProcessor:
@@ -201,9 +204,9 @@ class StreamProcessor:
     async def _commit(self) -> None:
         """Hand the changed partitions to the store as one transaction; the loop goes on.
 
-        The states are serialised here, in the loop, so each row is a consistent snapshot of
-        state and position; the disk write (and its fsync) runs in the store's thread while
-        the next records are applied. One write is in flight at most.
+        The changed rows are serialised here, in the loop, so they are a consistent snapshot of
+        state and position; the database write (and its fsync) runs while the next records are
+        applied. One write is in flight at most.
         """
         await self._settle()
         self._last_commit = time.monotonic()
@@ -215,11 +218,13 @@ class StreamProcessor:
                 key[0],
                 key[1],
                 owned.position,
-                dump_state(owned.state),
+                changes.head,
                 owned.activity.model_dump_json().encode(),
                 owned.revision,
+                changes,
             )
             for key, owned in dirty
+            for changes in [owned.stored.changes(owned.state)]
         ]
         entries = [(key, owned, owned.revision) for key, owned in dirty]
         for (_, owned), write in zip(dirty, writes, strict=True):
@@ -228,7 +233,7 @@ class StreamProcessor:
 
     async def _write(self, writes: Sequence[PartitionWrite]) -> None:
         with self._metrics.commits.time():
-            await self._store.commit(lambda: writes)
+            await self._store.commit(writes)
         offsets = {TopicPartition(w.topic, w.partition): w.position for w in writes}
         try:
             await self._consumer.commit(offsets)
@@ -256,8 +261,9 @@ class StreamProcessor:
         self, entries: Sequence[tuple[TopicPartitionKey, OwnedPartition, int | None]]
     ) -> None:
         for key, owned, revision in entries:
-            if self.owned.get(key) is owned:
+            if self.owned.get(key) is owned:  # nothing of the batch was written: rewrite whole
                 owned.revision, owned.dirty = revision, True
+                owned.stored.invalidate()
 
     async def _reload(self, keys: Sequence[TopicPartitionKey]) -> None:
         rows = await self._store.load(keys)
