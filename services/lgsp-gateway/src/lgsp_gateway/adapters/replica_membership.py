@@ -155,7 +155,7 @@ class ReplicaMembership:
         before = self.count.value
         if self.count.observe(members):
             self._apply(self.count.value)
-            log.warning(
+            log.info(
                 "replica count changed from %d to %d: each replica enforces 1/%d of every limit",
                 before,
                 self.count.value,
