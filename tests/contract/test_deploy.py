@@ -51,10 +51,6 @@ OPENAPI = {
 }
 EXAMPLE = "secrets.example.yaml"  # placeholders only: never applied, not in the kustomization
 STORE_URL = "IOC_COLLECTOR_STORE_URL"
-# Issue 15's PostgreSQL store adds this setting to the collector (in progress beside this work):
-# accepted in the manifests until CollectorSettings has it; the xfail below turns strict then.
-PENDING = {STORE_URL}
-HAS_STORE_URL = STORE_URL in env_variables(CollectorSettings)
 
 
 def documents(name: str) -> list[dict[str, Any]]:
@@ -166,13 +162,8 @@ def test_every_container_runs_a_console_script_with_real_settings(
     assert command in scripts
     known = env_variables(SETTINGS[command])
     for variable in env_of(container):
-        if not variable.startswith("OTEL_") and variable not in PENDING:
+        if not variable.startswith("OTEL_"):
             assert variable in known, f"{variable} is not a setting of {command}"
-
-
-@pytest.mark.xfail(not HAS_STORE_URL, reason="CollectorSettings has no store_url yet", strict=True)
-def test_the_collector_store_url_is_a_real_setting() -> None:
-    assert STORE_URL in env_variables(CollectorSettings)
 
 
 @pytest.mark.parametrize("container", containers(), ids=lambda c: c["name"])
