@@ -98,6 +98,8 @@ class Answer:
     done: float
     status: int  # 0: no answer (connection error or client timeout)
     retry_after: str | None
+    problem: str = ""  # the problem+json `type` of a refusal (which check refused it)
+    partition: int | None = None  # where a 202 says the event was written
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     acked: set[str] = field(default_factory=set)
     attempted: set[str] = field(default_factory=set)
+    began: float = field(default_factory=time.monotonic)  # the timeline's origin
     _running: bool = True
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -143,9 +146,12 @@ class Load:
                     headers=headers(self.key, **{"ce-id": ce_id}),
                 )
                 status, retry_after = reply.status_code, reply.headers.get("retry-after")
-            except httpx.HTTPError:
-                status, retry_after = 0, None
-            self.answers.append(Answer(ce_id, sent, time.monotonic(), status, retry_after))
+                problem = "" if status == 202 else problem_type(reply)
+                partition = written_to(reply) if status == 202 else None
+            except httpx.HTTPError as exc:
+                status, retry_after, problem, partition = 0, None, type(exc).__name__, None
+            done = time.monotonic()
+            self.answers.append(Answer(ce_id, sent, done, status, retry_after, problem, partition))
             if status == 202:
                 self.acked.add(ce_id)
                 return
@@ -168,22 +174,59 @@ class Load:
         raise AssertionError(f"no 202 within {timeout_s:.0f}s of the fault")
 
 
-def stall_figures(answers: list[Answer], start: float, end: float) -> dict[str, Any]:
-    """Measure, between `start` and `end`: the longest time without any 202 and the slowest 202."""
-    times = sorted(a.done for a in answers if a.status == 202)
+def written_to(reply: httpx.Response) -> int | None:
+    """Return the partition a 202 names (None if its body has none)."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError, KeyError):
+        return int(reply.json()["partition"])
+    return None
+
+
+def problem_type(reply: httpx.Response) -> str:
+    """Return the last path segment of a problem+json `type` (empty if the body has none)."""
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(reply.json().get("type", "")).rsplit("/", 1)[-1]
+    return ""
+
+
+def write_timeline(answers: list[Answer], origin: float, path: Path) -> None:
+    """Write every answer (times in seconds from `origin`) as CSV, for reading a stall."""
+    rows = ["sent_s,done_s,status,problem,partition,ce_id"]
+    rows += [
+        f"{a.sent - origin:.3f},{a.done - origin:.3f},{a.status},{a.problem},"
+        f"{'' if a.partition is None else a.partition},{a.ce_id}"
+        for a in sorted(answers, key=lambda a: a.sent)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def longest_gap(times: list[float], start: float, end: float) -> float:
+    """Return the longest time within (start, end] without one of `times` (sorted), counting
+    from the last one at or before `start` and up to `end` (a stall still going on counts)."""
     before = [t for t in times if t <= start]
-    inside = [t for t in times if start < t <= end]
-    edges = [before[-1] if before else start, *inside]
-    gap = max((b - a for a, b in itertools.pairwise(edges)), default=end - start)
-    slowest = max(
-        (a.done - a.sent for a in answers if a.status == 202 and start < a.done <= end), default=0.0
-    )
+    edges = [before[-1] if before else start, *[t for t in times if start < t <= end], end]
+    return max(b - a for a, b in itertools.pairwise(edges))
+
+
+def stall_figures(answers: list[Answer], start: float, end: float) -> dict[str, Any]:
+    """Measure, between `start` and `end`: the longest time without any 202, the same for each
+    partition of the topic (a partition whose leader froze may stall while the others go on)
+    and the slowest 202."""
+    accepted = sorted((a for a in answers if a.status == 202), key=lambda a: a.done)
+    per_partition = {
+        str(p): round(longest_gap([a.done for a in accepted if a.partition == p], start, end), 3)
+        for p in sorted({a.partition for a in accepted if a.partition is not None})
+    }
+    slowest = max((a.done - a.sent for a in accepted if start < a.done <= end), default=0.0)
     refused: dict[str, int] = {}
     for a in answers:
         if a.status != 202 and start < a.done <= end:
-            refused[str(a.status)] = refused.get(str(a.status), 0) + 1
+            what = f"{a.status} {a.problem}".strip()
+            refused[what] = refused.get(what, 0) + 1
+    overall = round(longest_gap([a.done for a in accepted], start, end), 3)
     return {
-        "longest_gap_without_202_s": round(gap, 3),
+        "stall_s": max([overall, *per_partition.values()]),  # the worst partition's
+        "longest_gap_without_202_s": overall,
+        "longest_gap_per_partition_s": per_partition,
         "slowest_202_s": round(slowest, 3),
         "non_202_answers": refused,
     }
