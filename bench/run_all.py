@@ -87,6 +87,13 @@ BENCHES = [
         needs_kafka=False,
     ),
     Bench(
+        "collector commit",
+        "collector_commit_bench.py",
+        ["--sizes", "10000,100000,1000000", "--commits", "30"],
+        ["--sizes", "1000,10000,100000", "--commits", "10"],
+        needs_kafka=False,
+    ),
+    Bench(
         "collector backfill",
         "collector_backfill_bench.py",
         ["--events", "200000", "--rate", "1000", "--seconds", "10"],
