@@ -6,7 +6,7 @@ import 12 months of deterministic history through the gateway's batch endpoint (
 and then publish live. Within 60 s of the command's start, every chart (each tile's sparkline
 and the time series) must show at least 12 points and the scorecard must be visible; the
 screenshot is saved under `test-artifacts/`. The ground-truth file covers the history: every
-history window is read back from the collector and compared with it (differences reported).
+history window is read back from the collector and must equal it.
 """
 
 from __future__ import annotations
@@ -134,14 +134,7 @@ async def check_history_values(
     collector: str, token: str, truth: dict[str, Any]
 ) -> tuple[int, list[dict[str, Any]]]:
     """Read every history window from the collector; return how many were read and those whose
-    value differs from the ground truth's.
-
-    Known gap (issue 16, open): in the first, partly covered month of the history the collector
-    and the demo's ground truth can disagree (seen on digitised-results-rate-commune, 2025-12);
-    the differences are written to test-artifacts and reported, not failed on, until the cause
-    is found. Window-by-window equality of an import is asserted by
-    tests/integration/test_collector_history_import.py.
-    """
+    value differs from the ground truth's (the test fails on any)."""
     checked, differences = 0, []
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=collector, timeout=30, headers=headers) as http:
@@ -214,6 +207,7 @@ async def test_the_demo_starts_with_a_year_of_history_on_every_chart(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "demo-history-differences.json").write_text(json.dumps(differences, indent=1))
         print(f"history windows read: {checked}; differing from the ground truth: {differences}")
+        assert differences == [], f"{len(differences)} history windows differ: {differences[:5]}"
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

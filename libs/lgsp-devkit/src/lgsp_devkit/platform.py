@@ -65,6 +65,7 @@ SERVICES = (
     # One webhook delivery worker (more share the subscriptions' partitions as consumer groups).
     ServiceSpec("lgsp-webhooks", "lgsp_gateway.delivery", "LGSP_WEBHOOKS_", 8084),
 )
+COLLECTOR = SERVICES[2]
 
 
 @dataclass
@@ -107,10 +108,16 @@ class Platform:
         if self._population_error:
             raise RuntimeError(f"population database: {self._population_error}")
         self.services.append(self._launch(UPSTREAM))
-        self.services += [self._launch(spec) for spec in SERVICES]
+        # The collector starts once the registry holds the catalogue: it then reads every KPI and
+        # source at once before its first record, instead of a catalogue that grows one entity
+        # at a time (each step a rebalance, or a backfill of KPIs over records already read).
+        self.services += [self._launch(spec) for spec in SERVICES if spec is not COLLECTOR]
+        self._wait_ready(timeout_s=90)
+        seed_registry(self.url(SERVICES[0]), self.var_dir, self.say)
+        self._wait_outbox_published(timeout_s=30)
+        self.services.insert(self.services_index(COLLECTOR), self._launch(COLLECTOR))
         self._wait_ready(timeout_s=90)
         self.say(f"Platform ready in {time.monotonic() - started:.1f}s")
-        seed_registry(self.url(SERVICES[0]), self.var_dir, self.say)
         self._start_simulator()
         self.say(f"Dashboard (IOC): {self.url(SERVICES[2])}/")
         viewer = dashboard_viewer(self.url(SERVICES[0]), operator_token(self.var_dir) or "",
@@ -180,6 +187,29 @@ class Platform:
             preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         return log_path, process
+
+    def services_index(self, spec: ServiceSpec) -> int:
+        """Return where a service goes in `services` (the order of SERVICES, upstream first)."""
+        order = [UPSTREAM.name, *(s.name for s in SERVICES)]
+        rank = order.index(spec.name)
+        return sum(1 for s in self.services if order.index(s.spec.name) < rank)
+
+    def _wait_outbox_published(self, timeout_s: float) -> None:
+        """Wait until the registry's outbox has put every change on its Kafka topic."""
+        registry = self.url(SERVICES[0])
+        deadline = time.monotonic() + timeout_s
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                try:
+                    text = client.get(registry + "/metrics").text
+                except httpx.TransportError:
+                    text = ""
+                pending = [line.split()[-1] for line in text.splitlines()
+                           if line.startswith("registry_outbox_pending")]  # fmt: skip
+                if pending and all(float(value) == 0 for value in pending):
+                    return
+                time.sleep(0.1)
+        self.say(f"Registry: outbox not drained after {timeout_s:.0f}s; the collector starts")
 
     def _launch(self, spec: ServiceSpec) -> RunningService:
         command = [sys.executable, "-m", spec.package]
