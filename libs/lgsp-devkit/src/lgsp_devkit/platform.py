@@ -112,7 +112,7 @@ class Platform:
         # source at once before its first record, instead of a catalogue that grows one entity
         # at a time (each step a rebalance, or a backfill of KPIs over records already read).
         self.services += [self._launch(spec) for spec in SERVICES if spec is not COLLECTOR]
-        self._wait_ready(timeout_s=90)
+        self._wait_ready(timeout_s=90, only=[SERVICES[0]])  # the others go on starting
         seed_registry(self.url(SERVICES[0]), self.var_dir, self.say)
         self._wait_outbox_published(timeout_s=30)
         self.services.insert(self.services_index(COLLECTOR), self._launch(COLLECTOR))
@@ -238,9 +238,9 @@ class Platform:
             f"by webhook on 127.0.0.1:{CONSUMERS_PORT + self.port_offset}"
         )
 
-    def _wait_ready(self, timeout_s: float) -> None:
+    def _wait_ready(self, timeout_s: float, only: list[ServiceSpec] | None = None) -> None:
         deadline = time.monotonic() + timeout_s
-        pending = list(self.services)
+        pending = [s for s in self.services if only is None or s.spec in only]
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for service in list(pending):
