@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it names the lock that keeps two replicas from migrating at once.
 _MIGRATION_LOCK = 0x494F4343
+IDLE_IN_TRANSACTION_MS = 10_000
 
 metadata = sa.MetaData()
 
@@ -89,7 +90,14 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+    # A replica paused in the middle of a commit (a zombie: a stopped VM, a long GC) would
+    # hold its partitions' row locks and stall their new owner; the server ends its
+    # transaction instead, and the zombie's write then fails as a whole.
+    settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=4, max_overflow=4,
+        connect_args={"server_settings": {**settings, "application_name": "ioc-collector"}},
+    )  # fmt: skip
 
 
 def _upgrade(connection: Connection) -> None:
