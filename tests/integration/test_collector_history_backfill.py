@@ -79,9 +79,13 @@ async def send(
         assert answer.status_code == 202, answer.text
 
 
+@pytest.mark.parametrize("steps", ["together", "one_at_a_time"])
 async def test_a_kpi_pushed_mid_import_backfills_the_history_exactly(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path, steps: str
 ) -> None:
+    """`together`: both KPIs reach the registry at once. `one_at_a_time`: the month KPI first
+    (the seed's day KPI leaves the catalogue and its state is dropped), the day KPI a quarter of
+    the run later (it is backfilled again over everything read so far), as a seed grows."""
     topic = await topic_factory("tthc", 3)
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
     key = await register(kafka_settings, registry, topic)
@@ -120,11 +124,16 @@ async def test_a_kpi_pushed_mid_import_backfills_the_history_exactly(
                    "time_field": "submitted_at", "window": "day", "allowed_lateness": "PT1H",
                    "idle_timeout": "PT15M", "unit": "dossiers", "version": 1,
                    "status": "active"}  # fmt: skip
-        await publish_registry_changes(
-            kafka_settings, registry,
-            [("kpi", day_kpi["id"], day_kpi), ("kpi", MONTHLY, monthly_kpi(topic))],
-        )  # fmt: skip
-        await send(http, batches, key, events[half:], RUN)  # the rest, maybe mid-backfill
+        day, month = ("kpi", day_kpi["id"], day_kpi), ("kpi", MONTHLY, monthly_kpi(topic))
+        if steps == "together":
+            await publish_registry_changes(kafka_settings, registry, [day, month])
+            await send(http, batches, key, events[half:], RUN)  # the rest, maybe mid-backfill
+        else:
+            quarter = half + len(events) // 4
+            await publish_registry_changes(kafka_settings, registry, [month])
+            await send(http, batches, key, events[half:quarter], RUN)
+            await publish_registry_changes(kafka_settings, registry, [day])
+            await send(http, batches, key, events[quarter:], RUN)
         live = [{"specversion": "1.0", "id": f"live-{n}", "type": TYPE,
                  "data": {"dossier_id": f"H03-live-{n}", "channel": "paper",
                           "submitted_at": now.isoformat()}} for n in range(20)]  # fmt: skip
