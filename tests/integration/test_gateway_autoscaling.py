@@ -5,11 +5,11 @@ the replicas' group (the default one, `lgsp-gateway-replicas.<registry topic>`: 
 registry topic keeps it apart from every other test's gateways). The first replica runs two
 worker processes, so it also shows that the group counts replicas, not workers. A load
 balancer in the test spreads one source's requests evenly over the live replicas, each offered
-up to twice the whole limit on keep-alive connections (steady overload in every phase: the test
-checks that every replica was sent more than 1.2 times its share). Replicas go 1 → 3 (two processes
-started) → 2 (one stopped gracefully, out of the balancer first). After each change the test
-waits until every live replica's `gateway_replicas` gauge shows the new count, then counts the
-202s over a window: their rate must be within 10% of the configured limit in every phase.
+twice the whole limit, open loop on keep-alive connections (steady overload in every phase: the
+test checks that every replica was sent more than 1.2 times its share). Replicas go 1 → 3 (two
+processes started) → 2 (one stopped gracefully, out of the balancer first). After each change
+the test waits until every live replica's `gateway_replicas` gauge shows the new count, then
+counts the 202s over a window: their rate must be within 10% of the limit in every phase.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_chan
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-LIMIT, BURST = 60.0, 9.0  # events/s and bucket size of the source, cluster-wide
+LIMIT, BURST = 30.0, 6.0  # events/s and bucket size of the source, cluster-wide
 OFFERED = 2 * LIMIT  # requests/s sent to each live replica: over its share in every phase
-LANES = 3  # keep-alive connections per replica, each paced at OFFERED / LANES
-WINDOW_S = 8.0  # how long each phase is counted once it settled
+IN_FLIGHT = 16  # requests in flight per replica at most (keep-alive connections)
+WINDOW_S = 10.0  # how long each phase is counted once it settled
 TOLERANCE = 0.10
 
 
@@ -93,7 +93,7 @@ class Cluster:
         except BaseException:
             await self._terminate(replica)
             raise
-        replica.lanes = [asyncio.create_task(self._lane(replica)) for _ in range(LANES)]
+        replica.lanes = [asyncio.create_task(self._load(replica))]
         self.live.append(replica)
         return replica
 
@@ -125,17 +125,36 @@ class Cluster:
             async with asyncio.timeout(90):
                 await replica.process.wait()
 
-    async def _lane(self, replica: Replica) -> None:
-        """Send single events to one replica at OFFERED / LANES per second, keeping the pace."""
-        interval = LANES / OFFERED
-        url = f"/v1/topics/{self.topic}/events"
-        async with httpx.AsyncClient(base_url=replica.url, timeout=30) as http:
+    async def _load(self, replica: Replica) -> None:
+        """Send single events to one replica at OFFERED per second, whatever the answers' delay
+        (open loop, up to IN_FLIGHT at once), keeping the pace without catching up."""
+        interval = 1 / OFFERED
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+        async with (
+            httpx.AsyncClient(base_url=replica.url, timeout=30, limits=limits) as http,
+            asyncio.TaskGroup() as sending,
+        ):
             due = time.monotonic()
             while True:
-                answer = await http.post(url, json=VALID, headers=headers(self.key))
-                self.answers.append((time.monotonic(), replica.name, answer.status_code))
-                due = max(due + interval, time.monotonic() - interval)  # no catching up
+                await slots.acquire()
+                sending.create_task(self._send(http, replica, slots))
+                due = max(due + interval, time.monotonic() - interval)
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def _send(
+        self, http: httpx.AsyncClient, replica: Replica, slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            answer = await http.post(
+                f"/v1/topics/{self.topic}/events", json=VALID, headers=headers(self.key)
+            )
+            status = answer.status_code
+        except httpx.HTTPError:
+            status = 0  # counted as neither 202 nor 429: fails the test
+        finally:
+            slots.release()
+        self.answers.append((time.monotonic(), replica.name, status))
 
     async def settle(self, count: int) -> float:
         """Wait until every live replica divides by `count`; return how long that took."""
@@ -216,7 +235,7 @@ async def test_the_limit_holds_for_the_sum_of_the_replicas_as_they_go_1_3_2(
     cluster = Cluster(setting["env"], setting["topic"], setting["key"], tmp_path)
     rows = []
     try:
-        async with asyncio.timeout(150):
+        async with asyncio.timeout(240):  # about 50 s on an idle box
             for phase, count in (("1", 1), ("1 -> 3", 3), ("3 -> 2", 2)):
                 changed = time.monotonic()
                 if count == 1:
