@@ -5,7 +5,9 @@ audit producer (its own, linger `AUDIT_LINGER_MS`, so that a call's wait for its
 short and the records of concurrent calls still share requests), the registry copy, the audit
 trail and `AckedAudit` (at shutdown, after the server stopped taking calls and finished the ones
 in flight, it refuses new records and waits for the pending ones before the producers stop), the
-use cases, the population adapter's HTTP client. Unit tests pass fakes as keyword arguments
+rate limit's buckets and this replica's seat in the replicas' membership group (start-up waits
+for its first replica count; shutdown leaves the group), the use cases, the population
+adapter's HTTP client. Unit tests pass fakes as keyword arguments
 (`producer=`, `audit_producer=`, `registry=`, `population_client=`, `create_topics=`; a fake
 `producer=` alone also carries the audit records); every client, real or fake, is started and
 stopped here.
