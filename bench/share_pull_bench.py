@@ -1,6 +1,7 @@
 """Pull reads against a plain aiokafka consumer, same broker, same records, same run.
 
     uv run python bench/share_pull_bench.py [--records 50000] [--rate 1000] [--seconds 10]
+        [--rounds 1] [--throughput-only]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), registers a source, a contract and an
 approved consumer (four fields), puts `--records` events on a 3-partition topic and starts the
@@ -15,7 +16,11 @@ gateway as its own process. Then, one reader each, sequentially:
   to the producer until a long poll (`wait_ms=30000`) answers it, against the same events
   consumed by a plain consumer tailing the topic.
 
-Only 200 answers count. Prints a table with the ratios.
+With `--rounds N` the two throughput readers take turns N times on the same gateway and broker
+(each round prints its figures, with the CPU time per 500 records of the gateway process, of the
+bench's client and of the raw consumer; the table shows the medians), so that a load spike of a
+shared machine hits both sides alike. `--throughput-only` leaves out the wake-up latency (for
+iterating). Only 200 answers count. Prints a table with the ratios.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -104,9 +110,9 @@ def start_gateway(kafka: KafkaSettings, run: str, registry: str) -> tuple[Any, s
     return start_gateway_process(kafka, settings)
 
 
-async def pull_throughput(url: str, topic: str, key: str, count: int) -> float:
-    """Read `count` records by following cursors, 500 per request; return records/s."""
-    read, position = 0, "earliest"
+async def pull_throughput(url: str, topic: str, key: str, count: int) -> tuple[float, int]:
+    """Read `count` records by following cursors, 500 per request; return records/s, answers."""
+    read, answers, position = 0, 0, "earliest"
     async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=60) as http:
         started = time.monotonic()
         while read < count:
@@ -118,8 +124,9 @@ async def pull_throughput(url: str, topic: str, key: str, count: int) -> float:
                 raise RuntimeError(answer.text)
             body = orjson.loads(answer.content)
             read += len(body["records"])
+            answers += 1
             position = body["next"]
-        return read / (time.monotonic() - started)
+        return read / (time.monotonic() - started), answers
 
 
 async def raw_throughput(kafka: KafkaSettings, topic: str, count: int) -> float:
@@ -163,6 +170,14 @@ async def paced_producer(
         await producer.flush()
     finally:
         await producer.stop()
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """Return the CPU time (user + system) a process used so far: this one, or `pid` (Linux)."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -234,12 +249,37 @@ async def raw_latency(kafka: KafkaSettings, topic: str, rate: int, seconds: floa
     return latencies
 
 
+def throughput_round(
+    n: int, kafka: KafkaSettings, gateway: Any, url: str, topic: str, key: str, records: int
+) -> tuple[float, float]:
+    """Run the gateway reader, then the raw consumer, once; print the round; return both."""
+    pages = records / PAGE
+    print(f"» gateway pull, {PAGE} per request")
+    cpu = cpu_seconds(gateway.pid), cpu_seconds()
+    pulled, answers = asyncio.run(pull_throughput(url, topic, key, records))
+    served = (cpu_seconds(gateway.pid) - cpu[0]) / pages * 1000
+    client = (cpu_seconds() - cpu[1]) / pages * 1000
+    print("» raw aiokafka consumer, same records")
+    cpu = cpu_seconds(gateway.pid), cpu_seconds()
+    raw = asyncio.run(raw_throughput(kafka, topic, records))
+    plain = (cpu_seconds() - cpu[1]) / pages * 1000
+    print(
+        f"  round {n}: gateway {pulled:.0f}/s, raw {raw:.0f}/s, ratio {pulled / raw:.2f}; "
+        f"CPU ms per {PAGE} records: gateway {served:.2f} + its client {client:.2f}, raw "
+        f"consumer {plain:.2f}; wall ms per {PAGE}: {PAGE / pulled * 1000:.2f} against "
+        f"{PAGE / raw * 1000:.2f}; {records / answers:.0f} records per answer"
+    )
+    return pulled, raw
+
+
 def main() -> None:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=1, help="throughput rounds, medians shown")
+    parser.add_argument("--throughput-only", action="store_true", help="no wake-up latency")
     args = parser.parse_args()
     cluster = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -248,6 +288,8 @@ def main() -> None:
         bootstrap = cluster.start()
     kafka = KafkaSettings(bootstrap_servers=bootstrap)
     run = uuid.uuid4().hex[:8]
+    woke: list[float] = []
+    tailed: list[float] = []
     try:
         topic, registry, keys = asyncio.run(prepare(kafka, run))
         key, live_key = keys.split()
@@ -256,28 +298,44 @@ def main() -> None:
         asyncio.run(fill(kafka, topic, args.records))
         gateway, url = start_gateway(kafka, run, registry)
         try:
-            print(f"» gateway pull, {PAGE} per request")
-            pulled = asyncio.run(pull_throughput(url, topic, key, args.records))
-            print("» raw aiokafka consumer, same records")
-            raw = asyncio.run(raw_throughput(kafka, topic, args.records))
-            print(f"» long-poll wake-up at {args.rate} events/s for {args.seconds:.0f}s")
-            woke = asyncio.run(pull_latency(kafka, url, live, live_key, args.rate, args.seconds))
+            print(f"» gateway process {gateway.pid} at {url}")
+            rounds = [
+                throughput_round(n, kafka, gateway, url, topic, key, args.records)
+                for n in range(1, args.rounds + 1)
+            ]
+            if not args.throughput_only:
+                print(f"» long-poll wake-up at {args.rate} events/s for {args.seconds:.0f}s")
+                woke = asyncio.run(
+                    pull_latency(kafka, url, live, live_key, args.rate, args.seconds)
+                )
         finally:
             gateway.terminate()
             gateway.wait(30)
-        print("» raw aiokafka consumer tailing, same rate")
-        tailed = asyncio.run(raw_latency(kafka, live, args.rate, args.seconds))
+        if not args.throughput_only:
+            print("» raw aiokafka consumer tailing, same rate")
+            tailed = asyncio.run(raw_latency(kafka, live, args.rate, args.seconds))
     finally:
         if cluster:
             cluster.stop()
-    (p50, p99), (raw50, raw99) = percentiles(woke), percentiles(tailed)
+    print_table(rounds, woke, tailed)
+
+
+def print_table(rounds: list[tuple[float, float]], woke: list[float], tailed: list[float]) -> None:
+    """Print the figures (throughput: the medians of the rounds)."""
+    pulled = statistics.median(p for p, _ in rounds)
+    raw = statistics.median(r for _, r in rounds)
     print()
     print(f"{'measure':<46}{'gateway':>12}{'raw aiokafka':>14}{'ratio':>8}")
     label = f"pull records/s ({PAGE} per request)"
     print(f"{label:<46}{pulled:>12.0f}{raw:>14.0f}{pulled / raw:>8.2f}")
-    print(f"{'produce-to-wake-up p50 ms':<46}{p50:>12.1f}{raw50:>14.1f}")
-    print(f"{'produce-to-wake-up p99 ms':<46}{p99:>12.1f}{raw99:>14.1f}")
-    print(f"events measured: gateway {len(woke)}, raw {len(tailed)}")
+    if len(rounds) > 1:
+        ratios = ", ".join(f"{p / r:.2f}" for p, r in sorted(rounds, key=lambda x: x[0] / x[1]))
+        print(f"ratio per round: {ratios} (load average {os.getloadavg()[0]:.1f})")
+    if woke and tailed:
+        (p50, p99), (raw50, raw99) = percentiles(woke), percentiles(tailed)
+        print(f"{'produce-to-wake-up p50 ms':<46}{p50:>12.1f}{raw50:>14.1f}")
+        print(f"{'produce-to-wake-up p99 ms':<46}{p99:>12.1f}{raw99:>14.1f}")
+        print(f"events measured: gateway {len(woke)}, raw {len(tailed)}")
     print("targets: pull >= 0.50 of raw; wake-up p99 < 50 ms at 1,000 events/s")
 
 

@@ -127,35 +127,53 @@ def batch_of(
     return batch
 
 
+# Each envelope attribute is written as a ready JSON member (`"name":"value"`): the members of
+# attributes whose values repeat from record to record (the same source, type, schema...) are
+# serialised once and looked up by the header's raw bytes; the others are serialised per record.
 _ATTRIBUTES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
-# Attributes whose values repeat from record to record: decoded once, then looked up.
 _REPEATING = frozenset({"ce_specversion", "ce_source", "ce_type", "ce_dataschema", "content-type"})
-_TEXTS: dict[bytes, str] = {}
-_MAX_TEXTS = 4096
+_MAX_MEMBERS = 4096  # cached members per repeating attribute (a bound, never reached in practice)
+_MEMBERS: dict[str, dict[bytes, bytes]] = {name: {} for name in _REPEATING}
+_HEADERS: dict[str, tuple[str, bytes, dict[bytes, bytes] | None]] = {
+    name: (attribute, orjson.dumps(attribute) + b":", _MEMBERS.get(name))
+    for name, attribute in _ATTRIBUTES.items()
+}
+_SPECVERSION = b'"specversion":"1.0"'
+_EVENT = b'{%b,"kafkapartition":%d,"kafkaoffset":%d,"data":%b}'
 
 
-def _envelope(record: KafkaRecordLike, traceparents: list[str]) -> dict[str, Any]:
-    event: dict[str, Any] = {"specversion": "1.0"}
-    texts = _TEXTS
+def _member(key: bytes, raw: bytes) -> bytes:
+    return key + orjson.dumps(raw.decode("utf-8", "replace"))
+
+
+def _envelope(record: KafkaRecordLike, traceparents: list[str]) -> bytes:
+    """Return the record's envelope attributes as JSON members, comma-separated.
+
+    As a JSON object built attribute by attribute would hold them: `specversion` first (1.0
+    unless a header says otherwise), then each attribute in the order of its first header, the
+    last header of a name winning.
+    """
+    members = {"specversion": _SPECVERSION}
+    headers = _HEADERS
     for name, raw in record.headers:
-        attribute = _ATTRIBUTES.get(name)
-        if attribute is None:
+        found = headers.get(name)
+        if found is None:
             if name == "traceparent" and raw is not None and len(traceparents) < MAX_TRACEPARENTS:
                 traceparents.append(raw.decode("ascii", "replace"))
             continue
         if raw is None:
             continue
-        text = texts.get(raw)
-        if text is None:
-            text = raw.decode("utf-8", "replace")
-            if name in _REPEATING:
-                if len(texts) >= _MAX_TEXTS:
-                    texts.clear()
-                texts[raw] = text
-        event[attribute] = text
-    event["kafkapartition"] = record.partition
-    event["kafkaoffset"] = record.offset
-    return event
+        attribute, key, cache = found
+        if cache is None:
+            members[attribute] = _member(key, raw)
+            continue
+        member = cache.get(raw)
+        if member is None:
+            if len(cache) >= _MAX_MEMBERS:
+                cache.clear()
+            member = cache[raw] = _member(key, raw)
+        members[attribute] = member
+    return b",".join(members.values())
 
 
 def render_events(
@@ -165,17 +183,25 @@ def render_events(
 
     Call it once per record, in order (whole, or in consecutive slices), after
     `disclose_fields`: values it did not decode are decoded here, and their failures counted.
+    Each event is written straight to bytes: envelope members (see `_envelope`), the record's
+    place, then its trimmed data, as `orjson.dumps` of the whole event would write them.
     """
     dumps, project, payloads = orjson.dumps, selection.project, batch.payloads
-    decoded, traceparents = batch.decoded, batch.traceparents
+    decoded, traceparents, records = batch.decoded, batch.traceparents, batch.records
     known = len(payloads)
     events = []
     for index in range(lo, batch.count if hi is None else min(hi, batch.count)):
-        record = batch.records[index]
-        event = _envelope(record, traceparents)
+        record = records[index]
         data = payloads[index] if index < known else decoded(record.value)
-        event["data"] = project(data)
-        events.append(dumps(event))
+        events.append(
+            _EVENT
+            % (
+                _envelope(record, traceparents),
+                record.partition,
+                record.offset,
+                dumps(project(data)),
+            )
+        )
     return events
 
 
