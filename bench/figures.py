@@ -1,8 +1,9 @@
 """A bench's figures: each with its baseline, ratio, target and validity, printed and saved.
 
-Every bench builds `Figure`s and ends with `finish(bench, figures, args.json)`: it prints the
-table, writes the figures as JSON when `--json PATH` was given (what `run_all.py` reads), and
-returns the exit status: 1 when any figure is invalid. A figure is invalid when any request of
+Every bench builds `Figure`s and ends with `finish(bench, figures, args.json, growth)`: it
+prints the table (and each growth's, see `growth.py`), writes the figures and the growth as JSON
+when `--json PATH` was given (what `run_all.py` reads), and returns the exit status: 1 when any
+figure or growth is invalid. A figure is invalid when any request of
 its measurement failed (only successful answers count) or it could not be measured at all;
 an invalid figure is printed as such, never as a number next to a target.
 """
@@ -14,7 +15,10 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from growth import Growth
 
 Compare = Literal[">=", "<", "<="]
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -101,16 +105,25 @@ def format_row(figure: Figure) -> str:
     )
 
 
-def finish(bench: str, figures: Sequence[Figure], json_path: Path | None) -> int:
-    """Print the table, save the figures if asked; return 1 if any figure is invalid."""
+def finish(
+    bench: str, figures: Sequence[Figure], json_path: Path | None, growth: Sequence[Growth] = ()
+) -> int:
+    """Print the table, save the figures if asked; return 1 if any figure or growth is invalid."""
     print(f"\n{bench}: {'figure':<44}{'value':>14} {'unit':<9}{'baseline':>14}{'ratio':>8}")
     for figure in figures:
         print(format_row(figure))
     bad = [f.name for f in figures if not f.valid]
     if bad:
         print(f"INVALID figures (a request failed or nothing was measured): {', '.join(bad)}")
+    for curve in growth:
+        print("\n" + curve.table())
+    bad += [f"growth of {g.name}" for g in growth if not g.valid]
     if json_path is not None:
-        body = {"bench": bench, "figures": [f.as_dict() for f in figures]}
+        body = {
+            "bench": bench,
+            "figures": [f.as_dict() for f in figures],
+            "growth": [g.as_dict() for g in growth],
+        }
         json_path.write_text(json.dumps(body, indent=2), encoding="utf-8")
     return 1 if bad or not figures else 0
 

@@ -46,6 +46,56 @@ def _errors(figure: dict[str, Any]) -> str:
     return f"{figure['errors']} failed" if figure.get("errors") else ""
 
 
+GROWTH_HEADER = """
+## Growth at 1x, 2x and 4x the load or the data size
+
+Each bench measures its figure again at 1x, 2x and 4x along its natural axis (load:
+connections or senders; data size: events or records), with its raw baseline measured at the
+same factor in the same run. A cell is the figure, its ratio to the 1x point in brackets, its
+p99 where measured, and its ratio to the baseline at that factor.
+"""
+
+
+def _cell(point: dict[str, Any] | None) -> str:
+    if point is None:
+        return "-"
+    if not point["valid"]:
+        return "**invalid**" + (f" ({point['note']})" if point.get("note") else "")
+    text = _number(point["value"])
+    if point.get("growth") is not None:
+        text += f" (x{point['growth']:.2f})"
+    if point.get("p99_ms") is not None:
+        text += f", p99 {_number(point['p99_ms'])} ms"
+    if point.get("ratio") is not None:
+        text += f"; {point['ratio']:.2f} of baseline"
+    return text
+
+
+def _baselines(points: list[dict[str, Any]]) -> str:
+    if all(p.get("baseline") is None for p in points):
+        return "-"
+    return " / ".join(_number(p.get("baseline")) for p in points)
+
+
+def growth_rows(bench: dict[str, Any]) -> list[str]:
+    """Return the growth table's rows of one bench (one per growth it measured)."""
+    rows = []
+    for growth in bench.get("growth", []):
+        points = {p["factor"]: p for p in growth["points"]}
+        scales = "/".join(f"{p['scale']:,}" for p in growth["points"])
+        axis = f"{growth['axis']}: {scales} {growth['scale_unit']}"
+        base = _baselines(growth["points"])
+        if base != "-" and growth.get("baseline_name"):
+            base += f" ({growth['baseline_name']})"
+        cells = " | ".join(_cell(points.get(f)) for f in growth["factors"])
+        valid = "" if growth["valid"] else "**invalid**"
+        rows.append(
+            f"| {bench['name']} | {growth['name']} ({growth['unit']}) | {axis} | {cells} "
+            f"| {base} | {valid} |"
+        )
+    return rows
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Return RESULTS.md for a results document."""
     info = results["machine"]
@@ -68,6 +118,14 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(_row(bench, figure, cores))
         if not bench["figures"]:
             lines.append(f"| {bench['name']} | **no figures** | | | | | | | {bench['error']} |")
+    growth = [row for bench in results["benches"] for row in growth_rows(bench)]
+    if growth:
+        lines += [
+            GROWTH_HEADER,
+            "| bench | figure | axis (1x/2x/4x) | 1x | 2x | 4x | baseline 1x/2x/4x | valid |",
+            "|---|---|---|---|---|---|---|---|",
+            *growth,
+        ]
     lines += ["", "| bench | exit | seconds | load before | load after |", "|---|---|---|---|---|"]
     for bench in results["benches"]:
         lines.append(

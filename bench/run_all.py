@@ -113,12 +113,14 @@ class BenchRun:
     load_before: list[float] = field(default_factory=list)
     load_after: list[float] = field(default_factory=list)
     figures: list[dict[str, Any]] = field(default_factory=list)
+    growth: list[dict[str, Any]] = field(default_factory=list)  # growth.Growth.as_dict()
     error: str = ""
 
     @property
     def ok(self) -> bool:
-        """Tell whether the bench exited 0 with figures that are all valid."""
-        return self.status == 0 and bool(self.figures) and all(f["valid"] for f in self.figures)
+        """Tell whether the bench exited 0 with figures and growth that are all valid."""
+        valid = all(f["valid"] for f in self.figures) and all(g["valid"] for g in self.growth)
+        return self.status == 0 and bool(self.figures) and valid
 
 
 def run_bench(bench: Bench, quick: bool, env: dict[str, str], folder: Path) -> BenchRun:
@@ -141,20 +143,25 @@ def run_bench(bench: Bench, quick: bool, env: dict[str, str], folder: Path) -> B
         run.status = process.wait()
     run.seconds = time.monotonic() - started
     run.load_after = load_average()
-    run.figures, run.error = collect(bench, out, "".join(lines), run.status)
+    run.figures, run.growth, run.error = collect(bench, out, "".join(lines), run.status)
     return run
 
 
-def collect(bench: Bench, out: Path, text: str, status: int) -> tuple[list[dict[str, Any]], str]:
-    """Return a bench's figures (from its --json, or parsed from its output) and an error."""
+Collected = tuple[list[dict[str, Any]], list[dict[str, Any]], str]
+
+
+def collect(bench: Bench, out: Path, text: str, status: int) -> Collected:
+    """Return a bench's figures and growth (from its --json, or parsed from its output) and an
+    error."""
     try:
         if bench.parse is not None:
-            figures = bench.parse(text)
+            figures, growth = bench.parse(text), []
         else:
-            figures = json.loads(out.read_text(encoding="utf-8"))["figures"]
+            found = json.loads(out.read_text(encoding="utf-8"))
+            figures, growth = found["figures"], found.get("growth", [])
     except (OSError, ValueError, KeyError) as exc:
-        return [], f"no figures ({type(exc).__name__}: {exc}); exit status {status}"
-    return figures, "" if status == 0 else f"exit status {status}"
+        return [], [], f"no figures ({type(exc).__name__}: {exc}); exit status {status}"
+    return figures, growth, "" if status == 0 else f"exit status {status}"
 
 
 def kafka_env(stack: list[Callable[[], None]]) -> dict[str, str]:
