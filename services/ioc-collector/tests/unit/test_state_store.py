@@ -3,8 +3,10 @@ shared by replicas, state stored per changed window."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -163,8 +165,64 @@ def test_threshold_overrides_keep_the_other_cadences() -> None:
     assert settings.thresholds("weekly") == realtime
 
 
-def test_the_store_is_the_sqlite_file_unless_a_url_is_given(tmp_path: object) -> None:
+def test_the_store_is_the_sqlite_file_unless_a_url_is_given() -> None:
     settings = CollectorSettings(store_path="/data/c.sqlite3")
     assert settings.store_database_url() == "sqlite+aiosqlite:////data/c.sqlite3"
     url = "postgresql+asyncpg://ioc@db/collector"
     assert CollectorSettings(store_url=url).store_database_url() == url
+
+
+async def test_a_commit_touching_one_window_rewrites_that_window_row_only(
+    stores: tuple[StateStore, StateStore],
+) -> None:
+    first, _ = stores
+    daily = parse_definition(
+        "daily.yaml",
+        f"id: daily\ntitle_vi: d\ntitle_en: d\ntopic: {TOPIC}\nmeasure: {{kind: count}}\n"
+        "window: day\nallowed_lateness: P1D\nidle_timeout: P40D\nunit: visits\n",
+    )
+    state, stored = AggregationState(), StoredParts()
+    BatchAggregator([MONTHLY, daily]).apply_batch(visits(0, 500), state, NOW)
+    revision = await commit(first, state, stored, None)
+    before = (await first.load([("t", 0)]))[("t", 0)]
+    BatchAggregator([MONTHLY]).apply_batch(visits(500, 1), state, NOW)  # the month only
+    await commit(first, state, stored, revision)
+    after = (await first.load([("t", 0)]))[("t", 0)]
+    assert len(before.windows) == len(after.windows) == 2
+    moved = [path for path in after.windows if after.windows[path] != before.windows[path]]
+    assert len(moved) == 1 and '"monthly"' in moved[0]
+    assert before.chunks is not None and after.chunks is not None
+    assert {p: len(c) for p, c in after.chunks.items()} == {
+        p: len(c) + ('"monthly"' in p) for p, c in before.chunks.items()
+    }  # one new chunk, in the month window's ids
+
+
+async def test_a_store_file_from_before_the_migrations_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    state = AggregationState()
+    BatchAggregator([MONTHLY]).apply_batch(visits(0, 50), state, NOW)
+    with sqlite3.connect(path) as db:  # the table and the whole-state blob of the old store
+        db.execute(
+            "CREATE TABLE partition_state (group_id TEXT NOT NULL, topic TEXT NOT NULL, "
+            "partition INTEGER NOT NULL, position INTEGER NOT NULL, revision INTEGER NOT NULL, "
+            "aggregation BLOB NOT NULL, activity BLOB NOT NULL, committed_at TEXT NOT NULL, "
+            "committed_by TEXT NOT NULL, PRIMARY KEY (group_id, topic, partition))"
+        )
+        db.execute(
+            "INSERT INTO partition_state VALUES ('group', 't', 0, 50, 7, ?, '{}', 'then', 'old')",
+            (dump_state(state),),
+        )
+    store = StateStore(path, "group", "new")
+    await store.open()
+    try:
+        row = (await store.load([("t", 0)]))[("t", 0)]
+        loaded, stored = assemble(row.aggregation, row.windows, row.chunks)
+        assert dump_state(loaded) == dump_state(state)
+        await commit(store, loaded, stored, row.revision)  # the first commit writes the rows
+        row = (await store.load([("t", 0)]))[("t", 0)]
+        assert len(row.windows) == 1 and row.chunks and b"seen_ids" not in row.aggregation
+        assert dump_state(assemble(row.aggregation, row.windows, row.chunks)[0]) == dump_state(
+            state
+        )
+    finally:
+        await store.close()

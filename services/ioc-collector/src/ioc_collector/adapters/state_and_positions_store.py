@@ -166,8 +166,8 @@ class StateStore:
             for path, chunk, blob in result:
                 chunks.setdefault(path, []).append((chunk, bytes(blob)))
         return PartitionRow(
-            key[0], key[1], head.position, head.revision, bytes(head.aggregation),
-            bytes(head.activity), head.committed_at,
+            key[0], key[1], head.position, head.revision, _bytes(head.aggregation),
+            _bytes(head.activity), head.committed_at,
             {path: bytes(blob) for path, blob in cells}, chunks,
         )  # fmt: skip
 
@@ -239,6 +239,11 @@ class StateStore:
         if changes.chunks:
             rows = [{**owner, "path": p, "chunk": c, "ids": blob} for p, c, blob in changes.chunks]
             await _upsert(conn, id_chunks, rows, "ids")
+
+
+def _bytes(value: bytes | str) -> bytes:
+    # A SQLite column holds what was written: text from a hand-made or older row, bytes else.
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
