@@ -1,7 +1,7 @@
 """Gateway throughput and latency against a plain aiokafka producer, same broker, same run.
 
     uv run python bench/gateway_bench.py [--seconds 15] [--connections 64] [--workers 1]
-                                         [--json PATH]
+                                         [--growth-seconds S | --no-growth] [--json PATH]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), registers a source, starts the gateway
 as its own process and drives it with `wrk` (apt-get install wrk) for single events (only 2xx
@@ -12,6 +12,11 @@ idempotent, the same linger, 256 KiB batches, no compression), sending the same 
 the same CloudEvents headers and key at the same concurrency for the same number of seconds:
 per-event round trips at `--connections`, and batches of `--batch-size` from 4 senders, each
 batch awaited whole. Any failed request or record makes its figure invalid and the exit status 1.
+
+Growth (`growth.py`), on the load axis: single events/s and p99 at 1x, 2x and 4x
+`--connections` (wrk connections), each factor followed by the raw producer at the same
+concurrency (send_and_wait per event, same options, payloads, headers and window of
+`--growth-seconds`, default `--seconds`), so the ratio at each factor is fair.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from figures import Figure, Target, finish, percentile
 from gateway_process import start_gateway_process
+from growth import Growth, Point, grow
 from wrk_load import WrkResult, run_wrk
 
 from lgsp_common.api_keys import hash_api_key
@@ -275,6 +281,22 @@ def figures(
     ]  # fmt: skip
 
 
+def single_growth(
+    kafka: KafkaSettings, url: str, topics: tuple[str, str], key: str, seconds: int, base: int
+) -> Growth:
+    """Single events/s and p99 at 1x, 2x, 4x `base` connections, the raw producer at each."""
+    topic, raw_topic = topics
+
+    def point(connections: int) -> Point:
+        single = wrk_single(url, topic, key, seconds, connections)
+        raw = asyncio.run(raw_round_trips(kafka, raw_topic, seconds, connections))
+        return Point(single.rate, single.p99_ms, raw.rate, raw.p(0.99), single.errors + raw.errors,
+                     _reasons(raw))  # fmt: skip
+
+    return grow("single events/s", "req/s", "load", "connections", base, point,
+                "raw producer, send_and_wait")  # fmt: skip
+
+
 def _reasons(*runs: Sends) -> str:
     """Return what failed, e.g. `item 503 x2` (empty when nothing did)."""
     found: Counter[str] = Counter()
@@ -290,9 +312,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--growth-seconds", type=int, help="per growth point (default --seconds)")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     cluster = None
+    growth: list[Growth] = []
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         cluster = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
@@ -307,6 +332,9 @@ def main() -> None:
             single = wrk_single(url, topic, key, args.seconds, args.connections)
             print(f"» gateway batches of {args.batch_size}, {args.seconds}s")
             batch = asyncio.run(http_batches(url, topic, key, args.seconds, args.batch_size))
+            if args.growth:
+                topics, seconds = (topic, f"bench.raw-{run}"), args.growth_seconds or args.seconds
+                growth.append(single_growth(kafka, url, topics, key, seconds, args.connections))
         finally:
             gateway.terminate()
             gateway.wait(30)
@@ -318,7 +346,7 @@ def main() -> None:
         if cluster:
             cluster.stop()
     found = figures(single, raw, batch, bulk, args.connections, args.batch_size)
-    sys.exit(finish("gateway", found, args.json))
+    sys.exit(finish("gateway", found, args.json, growth))
 
 
 if __name__ == "__main__":

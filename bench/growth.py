@@ -10,7 +10,8 @@ ratio at each factor is as fair as the bench's main figure.
 The result is a `Growth`: per factor the figure, its ratio to the 1x point (the cost curve: a
 throughput that stays near 1.00 as the data grows is flat; under load, 2.00 means it scaled),
 and the ratio to the baseline. It is printed as a small table as it goes (progress output) and
-saved in the bench's JSON by `figures.finish(..., growth=[...])`. A point that failed (an error
+saved in the bench's JSON by `figures.finish(..., growth=[...])`, which prints the whole table
+again at the end. A point that failed (an error
 counted, or its measurement raised) makes the whole growth invalid, and the bench exits 1.
 """
 
@@ -99,18 +100,44 @@ class Growth:
             "factors": list(self.factors), "valid": self.valid, "points": points,
         }  # fmt: skip
 
+    def columns(self) -> tuple[bool, bool]:
+        """Tell which optional columns the table has: (p99, baseline)."""
+        p99 = any(p.p99_ms is not None or p.baseline_p99_ms is not None for p in self.points)
+        return p99, any(p.baseline is not None for p in self.points)
+
+    def header(self) -> list[str]:
+        """Return the table's title and column names."""
+        p99, base = self.columns()
+        title = f"growth of {self.name} ({self.axis}: {self.scale_unit}" + (
+            f"; baseline {self.baseline_name})" if self.baseline_name else ")"
+        )
+        names = f"  {'factor':<7}{self.scale_unit:>12}{self.unit:>14}{'x 1x':>7}"
+        names += f"{'p99 ms':>9}" if p99 else ""
+        names += f"{'baseline':>14}{'x 1x':>7}" if base else ""
+        names += f"{'p99 ms':>9}" if base and p99 else ""
+        names += f"{'ratio':>7}" if base else ""
+        return [title, names]
+
+    def line(self, point: Point) -> str:
+        """Return one factor's line of the table."""
+        p99, base = self.columns()
+        first = self.first() or Point(None)
+        growth = self.growth(point)
+        value = _num(point.value, 14, 0 if (point.value or 0) >= 100 else 2)
+        text = f"  {str(point.factor) + 'x':<7}{point.scale:>12,}"
+        text += value if point.valid else f"{'INVALID':>14}"
+        text += _num(growth, 7, 2)
+        text += _num(point.p99_ms, 9, 1) if p99 else ""
+        if base:
+            text += _num(point.baseline, 14) + _num(_over(point.baseline, first.baseline), 7, 2)
+            text += _num(point.baseline_p99_ms, 9, 1) if p99 else ""
+            text += _num(point.ratio, 7, 2)
+        text += f"  errors={point.errors}" if point.errors else ""
+        return text + (f"  ({point.note})" if point.note else "")
+
     def table(self) -> str:
         """Return the growth as printed: one line per factor."""
-        lines = [
-            f"growth of {self.name} ({self.axis}: {self.scale_unit}"
-            + (f"; baseline {self.baseline_name}" if self.baseline_name else "")
-            + ")",
-            f"  {'factor':<7}{self.scale_unit:>12}{self.unit:>14}{'x 1x':>7}{'p99 ms':>9}"
-            f"{'baseline':>14}{'x 1x':>7}{'p99 ms':>9}{'ratio':>7}",
-        ]
-        first = self.first() or Point(None)
-        for point in self.points:
-            lines.append(_line(point, self.growth(point), first))
+        lines = self.header() + [self.line(point) for point in self.points]
         if not self.valid:
             lines.append("  INVALID growth (a point failed or was not measured)")
         return "\n".join(lines)
@@ -118,20 +145,6 @@ class Growth:
 
 def _num(value: float | None, width: int, digits: int = 0) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width},.{digits}f}"
-
-
-def _line(point: Point, growth: float | None, first: Point) -> str:
-    value = _num(point.value, 14, 0 if (point.value or 0) >= 100 else 2)
-    if not point.valid:
-        value = f"{'INVALID':>14}"
-    errors = f"  errors={point.errors}" if point.errors else ""
-    note = f"  ({point.note})" if point.note else ""
-    base = _over(point.baseline, first.baseline)
-    return (
-        f"  {str(point.factor) + 'x':<7}{point.scale:>12,}{value}{_num(growth, 7, 2)}"
-        f"{_num(point.p99_ms, 9, 1)}{_num(point.baseline, 14)}{_num(base, 7, 2)}"
-        f"{_num(point.baseline_p99_ms, 9, 1)}{_num(point.ratio, 7, 2)}{errors}{note}"
-    )
 
 
 def _start(growth: Growth, factor: int, scale: int) -> None:
@@ -144,8 +157,8 @@ def _failed(exc: BaseException) -> Point:
 
 def _done(growth: Growth, point: Point, factor: int, scale: int) -> None:
     growth.points.append(dataclasses.replace(point, factor=factor, scale=scale))
-    last = growth.points[-1]
-    print(_line(last, growth.growth(last), growth.points[0]), flush=True)
+    header = growth.header() if len(growth.points) == 1 else []
+    print("\n".join([*header, growth.line(growth.points[-1])]), flush=True)
 
 
 def grow(
@@ -165,7 +178,6 @@ def grow(
         except Exception as exc:  # any failure is an invalid point, printed
             point = _failed(exc)
         _done(growth, point, factor, base * factor)
-    print(growth.table(), flush=True)
     return growth
 
 
@@ -183,7 +195,6 @@ async def agrow(
         except Exception as exc:  # any failure is an invalid point, printed
             point = _failed(exc)
         _done(growth, point, factor, base * factor)
-    print(growth.table(), flush=True)
     return growth
 
 

@@ -10,6 +10,11 @@ in the outbox). Figures:
   this process to a registry process of its own; one Python httpx client is itself near its
   limit here), in process through the service layer (one SQLite query each), and from a
   RegistryCopy (what services do on their hot path).
+
+Growth (`growth.py`), on the data size axis: FULL_TRANSITIVE checks/s of a new version against
+a history of 1x, 2x and 4x `--growth-versions` versions (each version adds an optional field),
+each for `--seconds`; no baseline. The check reads every version of the history, so a
+throughput falling as 1/x is the expected curve. `--no-growth` leaves it out.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from figures import Figure, finish
+from growth import Growth, Point, grow
 
 from lgsp_cli.registry_client import RegistryClient
 from lgsp_cli.registry_seed import default_seed_file, seed
@@ -110,6 +116,29 @@ def compatibility_figures(seconds: float) -> dict[str, float]:
         "compatibility checks/s (FULL_TRANSITIVE, 2 versions)": rate(seconds, full_transitive),
         "compatibility + consumer checks/s (BACKWARD)": rate(seconds, with_consumer),
     }
+
+
+def transitive_growth(seconds: float, base: int) -> Growth:
+    """FULL_TRANSITIVE checks/s against histories of 1x, 2x and 4x `base` versions."""
+    v1: dict[str, Any] = json.loads(CONTRACT.read_text(encoding="utf-8"))
+
+    def point(versions: int) -> Point:
+        history = [(1, v1)]
+        for n in range(2, versions + 2):  # `versions` in the history, then the candidate
+            nxt = copy.deepcopy(history[-1][1])
+            nxt["properties"][f"note_{n}"] = {"type": "string", "maxLength": 500}
+            history.append((n, nxt))
+        *history, (_, candidate) = history
+
+        def full_transitive() -> None:
+            verdict = check(candidate, history, CompatibilityMode.FULL_TRANSITIVE,
+                            CompatibilityPolicy.STRICT)  # fmt: skip
+            assert not verdict.compatible  # closed models: each added field breaks FORWARD
+
+        return Point(rate(seconds, full_transitive))
+
+    return grow("compatibility checks/s (FULL_TRANSITIVE)", "/s", "data size",
+                "versions", base, point)  # fmt: skip
 
 
 async def copy_from_outbox(app: Any) -> RegistryCopy:
@@ -209,13 +238,16 @@ def main() -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="Duration of each figure.")
+    parser.add_argument("--growth-versions", type=int, default=2, help="growth base")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     figures = compatibility_figures(args.seconds)
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as folder:
         figures |= lookup_figures(args.seconds, Path(folder))
     found = [Figure(name, value, "/s") for name, value in figures.items()]
-    sys.exit(finish("registry", found, args.json))
+    growth = [transitive_growth(args.seconds, args.growth_versions)] if args.growth else []
+    sys.exit(finish("registry", found, args.json, growth))
 
 
 if __name__ == "__main__":
