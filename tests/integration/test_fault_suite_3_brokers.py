@@ -53,9 +53,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 PAUSE_S = float(os.environ.get("LGSP_FAULT_PAUSE_S", "30"))
 PAUSE_VICTIM = os.environ.get("LGSP_FAULT_PAUSE_VICTIM", "controller")  # or "leader"
 DOWN_S = 5.0  # how long the killed leader stays down under load before its restart
-# Kafka's defaults stalled 9.6-22 s here; FAST_FAILOVER measured 0.9-4.2 s on a loaded 2-core
-# box. The bound leaves room for a noisy machine and still fails on the defaults.
-MAX_STALL_S = float(os.environ.get("LGSP_FAULT_MAX_STALL_S", "8"))
+# The longest a partition may go without a 202 during a fault (`stall_s`). Kafka's defaults
+# stalled 9.6-22 s here; FAST_FAILOVER with 1 s resends measured 1.1-2.4 s at load 7-10 on a
+# 2-core box (the frozen controller the slowest), up to 3.5 s at load 16: raise the bound
+# with LGSP_FAULT_MAX_STALL_S on a box that busy.
+MAX_STALL_S = float(os.environ.get("LGSP_FAULT_MAX_STALL_S", "3"))
 
 
 @pytest.fixture
@@ -252,7 +254,12 @@ async def check_outcome(
     assert not bad, f"5xx other than 503 with Retry-After: {bad[:5]}"
     assert not any(400 <= a.status < 500 for a in load.answers)
     assert found == wanted, f"collector figures {found} differ from the topic's {wanted}"
-    stalls = {k: figures[k]["during"]["stall_s"] for k in FAULTS}
+    stalls = {  # during each fault and after its end (restart, resume)
+        f"{k} {window}": figures[k][window]["stall_s"]
+        for k in FAULTS
+        for window in ("during", "after_restart", "after_resume")
+        if window in figures[k]
+    }
     if figures["fast_failover"]:
         assert max(stalls.values()) < MAX_STALL_S, f"publishing stalled too long: {stalls}"
 

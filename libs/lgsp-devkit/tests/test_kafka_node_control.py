@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from lgsp_common.settings import repo_root
 from lgsp_devkit import kafka_local
 from lgsp_devkit.kafka_control import serve_requests, submit
 from lgsp_devkit.kafka_local import FAST_FAILOVER, KafkaLocalError, LocalKafka, Node
@@ -111,8 +113,26 @@ def test_fast_failover_settings_apply_to_a_replicated_cluster_only(tmp_path: Pat
         local._write_config(local.nodes[0])
         return (local.nodes[0].data_dir / "server.properties").read_text()
 
-    assert "broker.session.timeout.ms=1000" in written(3, True)
+    assert "broker.session.timeout.ms=500" in written(3, True)
     assert all(f"{key}=" in written(3, True) for key in FAST_FAILOVER)
     assert "broker.session.timeout.ms" not in written(3, False)
     assert "broker.session.timeout.ms" not in written(1, True)
     assert "min.insync.replicas=2" in written(3, True)
+
+
+# Strimzi refuses controller.* keys but three quorum timeouts (and since strimzi-kafka-operator
+# #11668 accepts broker.session.timeout.ms and broker.heartbeat.interval.ms).
+NOT_SETTABLE_IN_STRIMZI = {"controller.quorum.request.timeout.ms"}
+
+
+def test_the_strimzi_cluster_runs_the_same_failover_settings() -> None:
+    kafka = next(
+        d
+        for d in yaml.safe_load_all((repo_root() / "deploy/k8s/kafka.yaml").read_text())
+        if d and d["kind"] == "Kafka"
+    )
+    config = kafka["spec"]["kafka"]["config"]
+    for key, value in FAST_FAILOVER.items():
+        if key not in NOT_SETTABLE_IN_STRIMZI:
+            assert str(config.get(key)).lower() == str(value).lower(), key
+    assert config["min.insync.replicas"] == 2

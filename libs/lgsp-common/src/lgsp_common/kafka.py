@@ -23,10 +23,17 @@ from lgsp_common.envelope import KafkaRecord
 from lgsp_common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
-# A produce request unanswered this long is sent again (same sequence numbers, so the broker
-# keeps one copy): a paused or partitioned leader then holds a partition about this long, not
-# the whole KAFKA_REQUEST_TIMEOUT_MS, once the controller has moved leadership (about 1 s).
-PRODUCE_REQUEST_TIMEOUT_MS = 2_000
+# A produce request unanswered this long is sent again (same producer id and sequence numbers,
+# so the broker keeps one copy; acks=all, so an answer still means replicated). A frozen leader
+# keeps its connections open: the producer learns its partitions moved only at a resend, so
+# this bounds how long after the controller moved them (0.5-2 s) publishing resumes. 2 s made
+# a frozen active controller cost 4 s; under 1 s, acks slowed by load are asked for again and
+# again. Also the broker's wait for the in-sync replicas (aiokafka sends one value for both).
+PRODUCE_REQUEST_TIMEOUT_MS = 1_000
+# A consumer outside any group (the registry copy, readers, probes) waits no longer on a frozen
+# broker: with Kafka's 40 s a copy stuck on a paused leader went stale (30 s) and the gateway
+# refused every call. A group member keeps 40 s (a join may wait out a rebalance).
+READ_REQUEST_TIMEOUT_MS = 5_000
 
 
 def producer_options(kafka: KafkaSettings, client_id: str, **overrides: Any) -> dict[str, Any]:
@@ -64,7 +71,9 @@ def consumer_options(
         "isolation_level": "read_committed",
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "request_timeout_ms": max(kafka.request_timeout_ms, 40_000),
+        "request_timeout_ms": max(kafka.request_timeout_ms, 40_000)
+        if group_id
+        else min(kafka.request_timeout_ms, READ_REQUEST_TIMEOUT_MS),
         "metadata_max_age_ms": 30_000,
     }
     options.update(overrides)

@@ -6,7 +6,8 @@ they serve, and stops them cleanly. Used by `lgsp dev kafka`, `lgsp dev up` and 
 
 With three nodes one node at a time can be stopped (SIGTERM), killed (SIGKILL), paused (SIGSTOP),
 resumed (SIGCONT) and restarted (`control`), for the fault tests; the cluster then runs with
-`FAST_FAILOVER` so that a lost node is fenced, and its partitions move, within about a second.
+`FAST_FAILOVER` so that a lost node is fenced, and its partitions move, within 0.5-2 s (the
+longer when the lost node was the active controller).
 
 `hosts` puts each node on its own address instead of 127.0.0.1 (ports 9092, controller 9093),
 and `launch_prefix` wraps each node's command (`ip netns exec NS`): the multi-host harness
@@ -38,16 +39,23 @@ log = logging.getLogger(__name__)
 STARTED = "Transition from STARTING to STARTED"
 ACTIONS = ("stop", "kill", "pause", "resume", "restart")
 
-# Failover settings of a replicated cluster (mirrored in deploy/k8s/kafka.yaml). Kafka's defaults
-# fence a silent broker only after broker.session.timeout.ms=9000, and every acks=all write to a
-# partition it led or followed waits that long. Fencing in 1 s (heartbeats every 250 ms) and a
-# quorum that notices a lost controller within 0.8 s bring the stall to about 1 s after a SIGKILL
-# and 2-4 s for a frozen node (the fault suite's figures; deploy/README.md). Nothing here weakens
+# Failover settings of a replicated cluster (mirrored in deploy/k8s/kafka.yaml; why and the
+# fault suite's figures in deploy/README.md). Kafka's defaults fence a silent broker only after
+# broker.session.timeout.ms=9000, and every acks=all write to a partition it led or followed
+# waits that long. The worst case of combined broker+controller nodes is a frozen (SIGSTOP) or
+# killed active controller: the quorum notices after controller.quorum.fetch.timeout.ms (800;
+# a follower's fetch long-polls 500 ms, so lower invites spurious elections), elects and
+# activates a new controller (0.3-0.6 s), which gives every broker a fresh session from its
+# activation before fencing the lost one: that is why the session is 500 ms (heartbeats every
+# 125 ms), so the lost leader's partitions move about 1.8 s after the fault. The producers then
+# notice at their next resend (`PRODUCE_REQUEST_TIMEOUT_MS`, lgsp_common.kafka): publishing
+# stalls 2-3 s for a frozen controller, about 1-2 s for another node. Nothing here weakens
 # durability: min.insync.replicas=2 and unclean.leader.election.enable=false still mean an
-# acknowledged record is on two replicas and only an in-sync replica can become leader.
+# acknowledged record is on two replicas and only an in-sync replica can become leader. The
+# cost is sensitivity: a broker starved of CPU for half a second is fenced (a short stall).
 FAST_FAILOVER: dict[str, int | str] = {
-    "broker.heartbeat.interval.ms": 250,
-    "broker.session.timeout.ms": 1000,
+    "broker.heartbeat.interval.ms": 125,
+    "broker.session.timeout.ms": 500,
     "controller.quorum.fetch.timeout.ms": 800,
     "controller.quorum.election.timeout.ms": 400,
     "controller.quorum.election.backoff.max.ms": 400,
