@@ -1,7 +1,7 @@
 """Population adapter: verifications/s and p99, cold and warm cache, against the upstream alone.
 
     uv run python bench/population_bench.py [--count 100000] [--generate 1000000]
-        [--seconds 10] [--connections 32] [--latency-ms 0]
+        [--seconds 10] [--connections 32] [--latency-ms 0] [--growth-seconds S | --no-growth]
 
 Measures, on this machine:
 1. the time to generate `--generate` synthetic citizens (the generator alone, then generator +
@@ -16,6 +16,11 @@ invalid), and each scenario reads its own citizens (the cold run finds no upstre
 by the baseline). `--json PATH` writes the figures; the exit status is 1 if any is invalid. Starts
 a local Kafka unless KAFKA_BOOTSTRAP_SERVERS is set. wrk, adapter, upstream and broker share the
 machine's cores, so the figures are a floor, comparable only within one run.
+
+Growth (`growth.py`), on the load axis: the warm cache's verifications/s and p99 at 1x, 2x and
+4x `--connections`, each factor preceded by the upstream alone at the same connections over
+the same ids (the warm run's citizens, so both sides read warm pages) for `--growth-seconds`
+(default `--seconds`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 
 import httpx
 from figures import Figure, Target, finish
+from growth import Growth, Point, grow
 from wrk_load import run_wrk
 
 from lgsp_common.settings import KafkaSettings
@@ -222,6 +228,24 @@ def measure(
     ]  # fmt: skip
 
 
+def warm_growth(
+    upstream: str, adapter: str, citizens: list[Citizen], seconds: int, base: int
+) -> Growth:
+    """Warm-cache verifications/s and p99 at 1x, 2x, 4x `base` connections, against the
+    upstream alone at each over the same (already warmed) citizens."""
+    hot = bodies_file(Path(tempfile.mkdtemp(prefix="population-growth-")), "hot", citizens[:HOT])
+
+    def point(connections: int) -> Point:
+        alone = wrk("upstream, same ids", f"{upstream}/citizens/verify", hot, seconds,
+                    connections, distinct=False)  # fmt: skip
+        warm = wrk("adapter, warm cache", f"{adapter}/v1/verify", hot, seconds, connections,
+                   distinct=False)  # fmt: skip
+        return Point(warm.rate, warm.p99_ms, alone.rate, alone.p99_ms, warm.errors + alone.errors)
+
+    return grow("adapter warm cache verifications/s", "req/s", "load", "connections", base,
+                point, "upstream alone, same ids")  # fmt: skip
+
+
 async def warm_up(url: str, citizens: list[Citizen], connections: int) -> None:
     """Verify every citizen once through the adapter, so that its cache holds them all."""
     headers = {"X-LGSP-Gateway-Token": TOKEN, "X-LGSP-Consumer": "bench", "X-LGSP-Purpose": PURPOSE}
@@ -279,8 +303,8 @@ def report_generation(count: int, folder: Path) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> list[Figure]:
-    """Prepare everything, measure, print the figures."""
+def run(args: argparse.Namespace) -> tuple[list[Figure], list[Growth]]:
+    """Prepare everything, measure, print the figures; return them and the growth."""
     folder = Path(tempfile.mkdtemp(prefix="population-bench-"))
     if args.generate:
         report_generation(args.generate, folder)
@@ -299,6 +323,12 @@ def run(args: argparse.Namespace) -> list[Figure]:
         process, adapter = start_adapter(bootstrap, upstream.url, env, folder / "adapter.log")
         stack.callback(lambda: (process.terminate(), process.wait(15)))
         results = measure(upstream.url, adapter, citizens, args.seconds, args.connections)
+        seconds = args.growth_seconds or args.seconds
+        growth = (
+            [warm_growth(upstream.url, adapter, citizens, seconds, args.connections)]
+            if args.growth
+            else []
+        )
     print(
         f"Verifications (wrk, {args.connections} connections, {args.seconds:g} s each, "
         f"upstream latency {args.latency_ms:g} ms):"
@@ -306,7 +336,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     for result in results:
         print("  " + result.line(None if result is results[0] else results[0]))
     print(f"  (logs in {folder})")
-    return population_figures(results)
+    return population_figures(results), growth
 
 
 def main() -> None:
@@ -317,9 +347,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="upstream latency to inject")
+    parser.add_argument("--growth-seconds", type=int, help="per growth point (default --seconds)")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
-    sys.exit(finish("population", run(args), args.json))
+    figures, growth = run(args)
+    sys.exit(finish("population", figures, args.json, growth))
 
 
 if __name__ == "__main__":
