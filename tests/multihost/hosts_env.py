@@ -7,8 +7,9 @@
 | g1-2 | 10.251.0.21-22 | a gateway each                                           |
 | cl   | 10.251.0.30 | the load client (`load_client.py`), both gateways           |
 | pg   | 10.251.0.40 | PostgreSQL (`LocalPostgres` on the host; the registry's database, and the
-|      |             | collectors' store once it exists)                          |
-| (c1-2) | 10.251.0.31-32 | reserved: collectors                                  |
+|      |             | collectors' store: a database of its own)                  |
+| c1-2 | 10.251.0.31-32 | a collector each, sharing the store (`collectors_env.py`; only the |
+|      |             | collector suite starts them)                                |
 
 The test process itself is 10.251.0.1 (the bridge): it creates topics, seeds the registry over
 HTTP and reads the data topic to count by ce_id. Topics have three replicas, min ISR 2; the
@@ -187,11 +188,12 @@ class Platform:
         seed(client, repo_root() / "contracts", default_seed_file(), self.folder / "no-kpis")
         self.api_key = str(client.request("POST", f"/v1/sources/{SOURCE}/keys")["key"])
 
-    def start_load(self, label: str, rate: float = 30.0) -> LoadRun:
+    def start_load(self, label: str, rate: float = 30.0, submitted_at: str = "") -> LoadRun:
         """Start the load client on its host, publishing through both gateways."""
         out = self.folder / f"load-{label}.jsonl"
         command = [sys.executable, str(LOAD_CLIENT), "--key", self.api_key, "--label", label,
                    "--out", str(out), "--rate", f"{rate:g}", "--timeout", "4"]  # fmt: skip
+        command += ["--submitted-at", submitted_at] if submitted_at else []
         for url in self.gateways.values():
             command += ["--gateway", url]
         process = self.host(CLIENT[0]).run(command, log_path=self.log_path(CLIENT[0]))

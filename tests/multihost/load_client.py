@@ -7,7 +7,8 @@ Starts one event every 1/rate seconds, alternating gateways. An event that gets 
 other gateway (the gateway documents that as safe); a gateway that did not answer is skipped
 for a few seconds. Every attempt is a JSON line in `--out` (written as it ends, monotonic
 clock: the suite compares times across processes). SIGTERM: start no new event, settle those
-under way, write `{"end": true}` and exit.
+under way, write `{"end": true}` and exit. `--submitted-at` sets every event's time (the
+collector suite gives each fault's run a window of its own).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Client:
     out: IO[str]
     rate: float
     timeout_s: float
+    submitted_at: str = str(PAYLOAD["submitted_at"])  # the event time (a KPI's window)
     silent_until: dict[str, float] = field(default_factory=dict)
     running: bool = True
 
@@ -69,7 +71,10 @@ class Client:
     async def publish(self, http: httpx.AsyncClient, n: int) -> None:
         """Publish event n until a 202 or a 4xx, failing over between the gateways."""
         ce_id = f"{self.label}-{n:06d}-{uuid.uuid4().hex[:8]}"
-        body = PAYLOAD | {"dossier_id": f"MH-{self.label}-{n:06d}"}
+        body = PAYLOAD | {
+            "dossier_id": f"MH-{self.label}-{n:06d}",
+            "submitted_at": self.submitted_at,
+        }
         headers = {
             "content-type": "application/json",
             "x-api-key": self.key,
@@ -121,9 +126,12 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--submitted-at", default=str(PAYLOAD["submitted_at"]))
     args = parser.parse_args()
     with open(args.out, "a", encoding="utf-8") as out:
-        client = Client(args.gateway, args.key, args.label, out, args.rate, args.timeout)
+        client = Client(
+            args.gateway, args.key, args.label, out, args.rate, args.timeout, args.submitted_at
+        )
 
         async def serve() -> None:
             loop = asyncio.get_running_loop()

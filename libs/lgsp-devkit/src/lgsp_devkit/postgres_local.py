@@ -90,6 +90,7 @@ class LocalPostgres:
     host: str = "127.0.0.1"  # the address the server listens on
     clients: str | None = None  # a network admitted besides loopback (trust), e.g. a test subnet
     launch_prefix: list[str] = field(default_factory=list)  # words before the server's command
+    _launch: tuple[list[str], pwd.struct_passwd | None] | None = None  # command, user to become
 
     @property
     def base_url(self) -> str:
@@ -108,7 +109,6 @@ class LocalPostgres:
         if self.clients:
             with (data / "pg_hba.conf").open("a") as hba:
                 hba.write(f"host all all {self.clients} trust\n")
-        log = (self.root / "server.log").open("ab")
         command = [
             str(self.bin_dir / "postgres"),
             "-D", str(data),
@@ -124,14 +124,30 @@ class LocalPostgres:
                 command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                            "--clear-groups", "--", *command]  # fmt: skip
             command, switch = [*self.launch_prefix, *command], None
+        self._launch = (command, switch)
+        self._spawn()
+        self._wait_ready(timeout_s)
+        return self.base_url
+
+    def _spawn(self) -> None:
+        assert self._launch is not None, "not started"
+        assert self.root is not None, "not started"
+        command, switch = self._launch
         self.process = subprocess.Popen(
             command,
-            stdout=log,
+            stdout=(self.root / "server.log").open("ab"),
             stderr=subprocess.STDOUT,
             preexec_fn=_run_as(switch),  # noqa: PLW1509
         )
+
+    def restart(self, timeout_s: float = 60.0) -> None:
+        """Stop the server (fast shutdown: every session ended) and start it again on the same
+        data directory; returns once it accepts connections."""
+        assert self.process is not None, "not started"
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(30)
+        self._spawn()
         self._wait_ready(timeout_s)
-        return self.base_url
 
     def _initdb(self, data: Path, user: pwd.struct_passwd | None) -> None:
         command = [
