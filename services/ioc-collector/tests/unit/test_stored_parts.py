@@ -163,3 +163,17 @@ def test_the_rows_of_each_commit_read_back_as_the_state(
         assert dump_state(loaded) == dump_state(state)
         if step == reload_at:  # a new owner goes on from what it read
             state, stored = loaded, loaded_parts
+
+
+def test_an_id_set_keeps_its_new_ids_once_and_a_removal_makes_it_rewritten() -> None:
+    ids = IdSet(["a"])
+    ids.update(["b", "c"])  # all new
+    ids.update(["c", "d", "d"])  # one known, one twice
+    ids.update(iter(["e", "e"]))  # new, twice, from an iterator
+    ids.add("a")
+    ids.add("f")
+    ids |= {"g"}
+    assert sorted(ids.take_added()) == ["b", "c", "d", "e", "f", "g"]
+    assert ids.take_added() == [] and not ids.rewritten
+    ids.discard("a")
+    assert ids.rewritten and ids == {"b", "c", "d", "e", "f", "g"}

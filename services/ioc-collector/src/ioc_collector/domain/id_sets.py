@@ -15,7 +15,8 @@ from typing import Any, Self
 
 
 class IdSet(set[str]):
-    """A set of ids with the list of ids added since `take_added` last ran."""
+    """A set of ids with the list of ids added since `take_added` last ran (their order is not
+    kept: a stored set has none)."""
 
     def __init__(self, items: Iterable[str] = ()) -> None:
         super().__init__(items)
@@ -34,11 +35,19 @@ class IdSet(set[str]):
             self.added.append(element)
 
     def update(self, *others: Iterable[str]) -> None:
-        """Add ids (and remember the new ones, in order, once each)."""
+        """Add ids (and remember the new ones, once each)."""
         for other in others:
-            new = [item for item in dict.fromkeys(other) if item not in self]
-            set.update(self, new)
-            self.added.extend(new)
+            # Set operations in C over the ids given, never over the whole set; the usual
+            # batch (every id new, each once) costs one look-up and one insert per id.
+            items = other if isinstance(other, list | tuple) else list(other)
+            if self.isdisjoint(items):
+                before = len(self)
+                set.update(self, items)
+                self.added.extend(items if len(self) - before == len(items) else set(items))
+            else:
+                new = set(items).difference(self)
+                set.update(self, new)
+                self.added.extend(new)
 
     def __ior__(self, other: Set[str]) -> Self:  # type: ignore[override,misc]
         self.update(other)
