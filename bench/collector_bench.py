@@ -1,7 +1,7 @@
 """Collector throughput against a plain aiokafka consumer, and end-to-end KPI freshness.
 
     uv run python bench/collector_bench.py [--events 60000] [--rounds 2] [--rate 1000]
-                                           [--seconds 20]
+                                           [--seconds 20] [--growth-events N | --no-growth]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
 
@@ -23,6 +23,12 @@ and invalidates the figure); every 100 ms one event of a batch is a probe counte
 KPI; the time from the moment the probe's request is sent to the moment the collector's API
 shows it is the freshness (a probe may show before its 202 comes back: it is timed from its
 send all the same); prints p50 and p99 (target p99 < 100 ms at 3,000 events/s).
+
+Growth (`growth.py`), on the data size axis: a second topic pre-filled with 4x
+`--growth-events` (default `--events`) events; at 1x, 2x and 4x the plain consumer reads that
+many from the beginning, then a new collector (own group, own store) aggregates as many, both
+timed over the same window as above (one round each): events/s as the open windows' state
+grows, against the plain consumer at the same size.
 
 `--json PATH` writes the figures for `run_all.py`; the exit status is 1 if any is invalid.
 """
@@ -60,6 +66,7 @@ from collector_bench_support import (
     write_config,
 )
 from figures import Figure, Target, finish, invalid, percentile
+from growth import Growth, Point, agrow
 
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.settings import KafkaSettings
@@ -242,12 +249,25 @@ async def throughput(
     return max(plain, key=lambda r: r.wall), max(ours, key=lambda r: r.wall)
 
 
+async def throughput_growth(kafka: KafkaSettings, root: Path, topic: str, base: int) -> Growth:
+    """Collector events/s reading 1x, 2x, 4x `base` events, the plain consumer at each size."""
+
+    async def point(events: int) -> Point:
+        plain = await plain_consumer(kafka, topic, events)
+        ours = await collector_throughput(kafka, root, topic, events, f"growth-{events}")
+        return Point(ours.wall, baseline=plain.wall)
+
+    return await agrow("collector events/s (wall clock)", "events/s", "data size", "events",
+                       base, point, "plain aiokafka consumer")  # fmt: skip
+
+
 async def bench(
-    kafka: KafkaSettings, events: int, rate: int, seconds: float, rounds: int
-) -> list[Figure]:
-    """Run both measurements; return the figures."""
+    kafka: KafkaSettings, events: int, rate: int, seconds: float, rounds: int, growth: int
+) -> tuple[list[Figure], list[Growth]]:
+    """Run both measurements (and the growth, unless `growth` is 0); return the figures."""
     run = uuid.uuid4().hex[:8]
-    topics = [f"bench.tthc-{run}.v1", f"bench.fresh-{run}.v1"]
+    # The freshness topic is the last one (the probe KPI's, `write_config`).
+    topics = [f"bench.tthc-{run}.v1", f"bench.grow-{run}.v1", f"bench.fresh-{run}.v1"]
     specs = [TopicSpec(t, 3) for t in topics]
     specs += [TopicSpec(f"{t}.{s}", 1 if s == "registry" else 3,
                         config={"cleanup.policy": "compact"} if s in {"registry", "kpi"} else {})
@@ -265,12 +285,19 @@ async def bench(
     except Exception as exc:
         found = [invalid("collector events/s (wall clock)", "events/s", repr(exc),
                          Target(">=", 0.6, "ratio"))]  # fmt: skip
+    curves = []
+    if growth:
+        print(f"» growth: pre-filling {4 * growth} events")
+        await prefill(kafka, topics[1], 4 * growth)
+        await publish_registry_changes(kafka, f"{topics[1]}.registry", [viewer_change()])
+        curves.append(await throughput_growth(kafka, root, topics[1], growth))
     print(f"» freshness at {rate} events/s for {seconds:.0f} s (logs in {root})")
     try:
-        result, achieved = await freshness(kafka, root, topics[1], rate, seconds)
+        result, achieved = await freshness(kafka, root, topics[-1], rate, seconds)
     except Exception as exc:
-        return [*found, invalid("freshness p99, send -> KPI on the API", "ms", repr(exc))]
-    return found + freshness_figures(result, achieved, rate)
+        found.append(invalid("freshness p99, send -> KPI on the API", "ms", repr(exc)))
+        return found, curves
+    return found + freshness_figures(result, achieved, rate), curves
 
 
 def throughput_figures(plain: Rate, ours: Rate) -> list[Figure]:
@@ -305,20 +332,25 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="throughput runs of each side")
+    parser.add_argument("--growth-events", type=int, help="growth base (default --events)")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
+    growth = (args.growth_events or args.events) if args.growth else 0
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     cluster = None
     if not bootstrap:
         cluster = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
         bootstrap = cluster.start()
     try:
-        found = asyncio.run(bench(KafkaSettings(bootstrap_servers=bootstrap), args.events,
-                                  args.rate, args.seconds, args.rounds))  # fmt: skip
+        kafka = KafkaSettings(bootstrap_servers=bootstrap)
+        found, curves = asyncio.run(
+            bench(kafka, args.events, args.rate, args.seconds, args.rounds, growth)
+        )
     finally:
         if cluster is not None:
             cluster.stop()
-    sys.exit(finish("collector", found, args.json))
+    sys.exit(finish("collector", found, args.json, curves))
 
 
 if __name__ == "__main__":

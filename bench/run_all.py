@@ -54,7 +54,18 @@ BENCHES = [
         "collector",
         "collector_bench.py",
         ["--events", "60000", "--rounds", "2", "--rate", "3000", "--seconds", "20"],
-        ["--events", "20000", "--rounds", "1", "--rate", "500", "--seconds", "3"],
+        [
+            "--events",
+            "20000",
+            "--rounds",
+            "1",
+            "--rate",
+            "500",
+            "--seconds",
+            "3",
+            "--growth-events",
+            "10000",
+        ],
     ),
     Bench(
         "registry", "registry_bench.py", ["--seconds", "3"], ["--seconds", "0.5"], needs_kafka=False
