@@ -11,8 +11,9 @@ every partition. Their catalogue is one count KPI, `mh-dossiers`, per hour of `s
 each fault's load run gives its events an hour of their own (`window_of`), so a fault's ground
 truth is the number of its acknowledged events. A viewer token is issued by the platform's
 registry (the collectors learn it from the registry topic, as in production). The test process
-reads the store directly (which replica last committed each partition) and each replica's
-`/metrics` (`collector_store_conflicts_total`: its writes the store refused).
+reads the store directly (which replica last committed each partition, at which position),
+each replica's `/metrics` (`collector_store_conflicts_total`: its writes the store refused) and
+the data topic's end offsets (`TopicEnds`: what the store must have caught up with).
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from hosts_env import DATA_TOPIC, Platform
 
 from ioc_collector.adapters.store_database import create_engine, heads
@@ -134,12 +138,59 @@ class Collectors:
 
     async def owners(self) -> dict[int, str]:
         """Return which replica last committed each partition of the data topic (the store)."""
+        return {partition: by for partition, (by, _) in (await self.heads()).items()}
+
+    async def heads(self) -> dict[int, tuple[str, int]]:
+        """Return each data partition's last committer and committed position, from the store."""
         engine = create_engine(self.store_url)
         try:
             async with engine.connect() as conn:
-                query = sa.select(heads.c.partition, heads.c.committed_by).where(
+                query = sa.select(heads.c.partition, heads.c.committed_by, heads.c.position).where(
                     heads.c.group_id == GROUP, heads.c.topic == DATA_TOPIC
                 )
-                return {int(row[0]): str(row[1]) for row in await conn.execute(query)}
+                rows = await conn.execute(query)
+                return {int(row[0]): (str(row[1]), int(row[2])) for row in rows}
         finally:
             await engine.dispose()
+
+
+@dataclass
+class TopicEnds:
+    """The data topic's end offsets, sampled every `every_s` from the control host while used
+    as an async context manager; `at(t)` is the last sample taken by `t` (monotonic)."""
+
+    bootstrap: str
+    every_s: float = 0.25
+    samples: list[tuple[float, dict[int, int]]] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicEnds:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _sample(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(DATA_TOPIC, p) for p in range(3)]
+            while True:
+                with contextlib.suppress(KafkaError):
+                    ends = await consumer.end_offsets(parts)
+                    # Stamped once the answer is in: every offset below was written by then.
+                    self.samples.append(
+                        (time.monotonic(), {tp.partition: e for tp, e in ends.items()})
+                    )
+                await asyncio.sleep(self.every_s)
+        finally:
+            await consumer.stop()
+
+    def at(self, moment: float) -> dict[int, int] | None:
+        """Return the end offsets of the last sample taken by `moment` (None: none yet)."""
+        taken = [ends for at, ends in self.samples if at <= moment]
+        return taken[-1] if taken else None

@@ -10,8 +10,8 @@ gateways, with its own hour window of the count KPI `mh-dossiers`:
 - (b) a collector host cut off (link down) for `CUT_S` seconds, then healed: the other takes its
   partitions; the victim's writes of what it still believed it owned are refused by the store
   (compare-and-set on the revision), counted from its `collector_store_conflicts_total`;
-- (c) PostgreSQL restarted under load (fast shutdown: every session ended): the collectors and
-  the registry recover.
+- (c) PostgreSQL stopped under load (fast shutdown: every session ended) for `PG_DOWN_S`
+  seconds and started again: the collectors and the registry recover.
 
 Per fault, counted by ce_id after the load stopped: acknowledged events lost = 0 (read from the
 data topic); then both replicas' KPI figures equal the ground truth exactly, for this fault's
@@ -27,22 +27,35 @@ pytest's terminal summary and written to test-artifacts/multihost-collectors.jso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from collectors_env import COLLECTORS, Collectors, window_of
-from hosts_env import ARTIFACTS, FIGURES, LoadRun, Platform, record, wait_ready, wait_until
+from collectors_env import COLLECTORS, Collectors, TopicEnds, window_of
+from hosts_env import (
+    ARTIFACTS,
+    FIGURES,
+    SOURCE,
+    LoadRun,
+    Platform,
+    record,
+    wait_ready,
+    wait_until,
+)
 from test_multihost_faults import RATE, count, window_figures
 
 from lgsp_cli.registry_client import RegistryClient
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(300)]
 CUT_S = float(os.environ.get("LGSP_MULTIHOST_CUT_S", "30"))
+PG_DOWN_S = 5.0  # how long PostgreSQL stays stopped
 FRESH_LAG_S = 3.0  # "fresh": counts every event acknowledged this long before the read
 EXPECTED: dict[datetime, float] = {}  # the ground truth of every fault so far, per window
 
@@ -74,20 +87,29 @@ def acknowledged(load: LoadRun, until: float) -> int:
 
 
 async def fresh(
-    collectors: Collectors, name: str, load: LoadRun, window: datetime, after: float,
-    timeout_s: float = 120.0,
-) -> float:  # fmt: skip
-    """Wait until replica `name` serves a fresh figure, read at least FRESH_LAG_S after
-    `after`; return the moment of that read (monotonic)."""
+    collectors: Collectors, name: str, run: Run, after: float, timeout_s: float = 120.0
+) -> float:
+    """Wait until replica `name` serves fresh figures, read at least FRESH_LAG_S after `after`;
+    return the moment of that read (monotonic).
+
+    Fresh at a read at t: the store holds every partition up to its end offset at t -
+    FRESH_LAG_S (the other replicas' partitions are served as stored), and the replica's figure
+    counts every event acknowledged by t - FRESH_LAG_S. Per partition, so a replica's own
+    partitions running ahead cannot hide a partition nobody reads.
+    """
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient() as http:
         while time.monotonic() < deadline:
             read_at = time.monotonic()
-            if read_at - FRESH_LAG_S > after:
-                wanted = acknowledged(load, read_at - FRESH_LAG_S)
-                value = await collectors.value(http, name, window)
-                if value is not None and value >= wanted:
-                    return read_at
+            ends = run.ends.at(read_at - FRESH_LAG_S)
+            if read_at - FRESH_LAG_S > after and ends is not None:
+                wanted = acknowledged(run.load, read_at - FRESH_LAG_S)
+                with contextlib.suppress(Exception):  # the store restarting: ask again
+                    stored = await collectors.heads()
+                    caught_up = all(stored.get(p, ("", 0))[1] >= e for p, e in ends.items())
+                    value = await collectors.value(http, name, run.window)
+                    if caught_up and value is not None and value >= wanted:
+                        return read_at
             await asyncio.sleep(0.3)
     raise AssertionError(f"collector {name} did not serve fresh figures within {timeout_s:.0f}s")
 
@@ -114,19 +136,33 @@ async def conflicts(collectors: Collectors, name: str) -> float:
     raise AssertionError(f"collector {name} does not answer /metrics")
 
 
-async def start_fault_load(
+@dataclass
+class Run:
+    """One fault's load run: its window of the KPI, the topic's end offsets, its figures."""
+
+    load: LoadRun
+    window: datetime
+    ends: TopicEnds
+    figures: dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def fault_load(
     platform: Platform, collectors: Collectors, label: str, index: int
-) -> tuple[LoadRun, datetime, dict[str, Any]]:
-    """Start a load run in its own window; wait until both replicas serve fresh figures."""
+) -> AsyncIterator[Run]:
+    """Start a load run in its own window, sample the topic's ends; wait until both replicas
+    serve fresh figures."""
     window = window_of(index)
     load = platform.start_load(label, RATE, window.isoformat())
     started = time.monotonic()
-    for url in platform.gateways.values():
-        await load.wait_for_202(started, 90, gateway=url)
-    for name in COLLECTORS:
-        await fresh(collectors, name, load, window, started)
-    owners = await collectors.owners()
-    return load, window, {"partitions_before": dict(sorted(owners.items()))}
+    async with TopicEnds(platform.bootstrap) as ends:
+        for url in platform.gateways.values():
+            await load.wait_for_202(started, 90, gateway=url)
+        run = Run(load, window, ends, {})
+        for name in COLLECTORS:
+            await fresh(collectors, name, run, started)
+        run.figures["partitions_before"] = dict(sorted((await collectors.owners()).items()))
+        yield run
 
 
 def victim_of(owners: dict[int, str]) -> tuple[str, str]:
@@ -135,12 +171,10 @@ def victim_of(owners: dict[int, str]) -> tuple[str, str]:
     return names[0], names[1]
 
 
-async def exact(
-    platform: Platform, collectors: Collectors, load: LoadRun, window: datetime,
-    figures: dict[str, Any],
-) -> None:  # fmt: skip
+async def exact(platform: Platform, collectors: Collectors, run: Run) -> None:
     """Stop the load and count it by ce_id (nothing acknowledged lost); then wait until both
     replicas' figures equal the ground truth of every window so far."""
+    load, window, figures = run.load, run.window, run.figures
     await count(platform, load, figures)  # asserts: no acknowledged event lost, all acknowledged
     EXPECTED[window] = float(figures["acknowledged"])
     stopped = time.monotonic()
@@ -172,89 +206,97 @@ async def exact(
 
 async def test_collector_host_killed(platform: Platform, collectors: Collectors) -> None:
     """(a) Every process of a collector host SIGKILLed: the other replica takes its partitions."""
-    load, window, figures = await start_fault_load(platform, collectors, "kill-collector", 0)
-    victim, survivor = victim_of(figures["partitions_before"])
-    start = time.monotonic()
-    killed = platform.host(victim).kill_all()
-    served = await fresh(collectors, survivor, load, window, start)
-    moved = await owned_by(collectors, {survivor})
-    back = time.monotonic()
-    collectors.launch(victim)
-    await wait_serving(collectors, [victim], 120)
-    rejoined = await owned_by(collectors, set(COLLECTORS))
-    figures |= {
-        "fault": f"collector host {victim} killed ({killed} processes)",
-        "survivor_fresh_again_s": round(served - start, 2),
-        "partitions_moved_in_store_s": round(moved, 2),
-        "victim_restarted_owns_again_s": round(time.monotonic() - back, 2),
-        "refused_writes_survivor": await conflicts(collectors, survivor),
-        "refused_writes_victim_after_restart": await conflicts(collectors, victim),
-        "fresh_lag_s": FRESH_LAG_S,
-    } | window_figures(load.answers(), start, time.monotonic())
-    figures["rejoined_in_s"] = round(rejoined, 2)
-    await exact(platform, collectors, load, window, figures)
+    async with fault_load(platform, collectors, "kill-collector", 0) as run:
+        victim, survivor = victim_of(run.figures["partitions_before"])
+        start = time.monotonic()
+        killed = platform.host(victim).kill_all()
+        moved = await owned_by(collectors, {survivor})
+        served = await fresh(collectors, survivor, run, start)
+        back = time.monotonic()
+        collectors.launch(victim)
+        await wait_serving(collectors, [victim], 120)
+        rejoined = await owned_by(collectors, set(COLLECTORS))
+        run.figures |= {
+            "fault": f"collector host {victim} killed ({killed} processes)",
+            "survivor_fresh_again_s": round(served - start, 2),
+            "partitions_moved_in_store_s": round(moved, 2),
+            "victim_restarted_owns_again_s": round(time.monotonic() - back, 2),
+            "refused_writes_survivor": await conflicts(collectors, survivor),
+            "refused_writes_victim_after_restart": await conflicts(collectors, victim),
+            "fresh_lag_s": FRESH_LAG_S,
+        } | window_figures(run.load.answers(), start, time.monotonic())
+        run.figures["rejoined_in_s"] = round(rejoined, 2)
+        await exact(platform, collectors, run)
 
 
 async def test_collector_host_cut_off(platform: Platform, collectors: Collectors) -> None:
     """(b) A collector host's link down for CUT_S seconds: the other takes its partitions, the
     cut one's writes are refused once it can reach the store again; then it rejoins."""
-    load, window, figures = await start_fault_load(platform, collectors, "cut-collector", 1)
-    victim, survivor = victim_of(figures["partitions_before"])
-    before = await conflicts(collectors, victim)
-    host = platform.host(victim)
-    start = time.monotonic()
-    host.cut()
-    try:
-        served = await fresh(collectors, survivor, load, window, start)
-        moved = await owned_by(collectors, {survivor})
-        await asyncio.sleep(max(0.0, start + CUT_S - time.monotonic()))  # the cut itself
-    finally:
-        host.heal()
-    healed = time.monotonic()
-    rejoined = await owned_by(collectors, set(COLLECTORS))
-    victim_fresh = await fresh(collectors, victim, load, window, healed)
-    refused = await conflicts(collectors, victim) - before
-    figures |= {
-        "fault": f"collector host {victim} cut off {CUT_S:.0f}s",
-        "survivor_fresh_again_s": round(served - start, 2),
-        "partitions_moved_in_store_s": round(moved, 2),
-        "victim_commits_again_after_heal_s": round(rejoined, 2),
-        "victim_fresh_after_heal_s": round(victim_fresh - healed, 2),
-        "refused_zombie_writes_victim": refused,
-        "refused_writes_survivor": await conflicts(collectors, survivor),
-        "fresh_lag_s": FRESH_LAG_S,
-    } | window_figures(load.answers(), start, healed)
-    await exact(platform, collectors, load, window, figures)
+    async with fault_load(platform, collectors, "cut-collector", 1) as run:
+        victim, survivor = victim_of(run.figures["partitions_before"])
+        before = await conflicts(collectors, victim)
+        host = platform.host(victim)
+        start = time.monotonic()
+        host.cut()
+        try:
+            moved = await owned_by(collectors, {survivor})
+            served = await fresh(collectors, survivor, run, start)
+            await asyncio.sleep(max(0.0, start + CUT_S - time.monotonic()))  # the cut itself
+        finally:
+            host.heal()
+        healed = time.monotonic()
+        rejoined = await owned_by(collectors, set(COLLECTORS))
+        victim_fresh = await fresh(collectors, victim, run, healed)
+        refused = await conflicts(collectors, victim) - before
+        run.figures |= {
+            "fault": f"collector host {victim} cut off {CUT_S:.0f}s",
+            "survivor_fresh_again_s": round(served - start, 2),
+            "partitions_moved_in_store_s": round(moved, 2),
+            "victim_commits_again_after_heal_s": round(rejoined, 2),
+            "victim_fresh_after_heal_s": round(victim_fresh - healed, 2),
+            "refused_zombie_writes_victim": refused,
+            "refused_writes_survivor": await conflicts(collectors, survivor),
+            "fresh_lag_s": FRESH_LAG_S,
+        } | window_figures(run.load.answers(), start, healed)
+        await exact(platform, collectors, run)
 
 
 async def test_postgres_restarted(platform: Platform, collectors: Collectors) -> None:
-    """(c) PostgreSQL stopped (fast shutdown) and started again under load: both collectors
-    and the registry recover; nothing is lost or counted twice."""
-    load, window, figures = await start_fault_load(platform, collectors, "restart-postgres", 2)
+    """(c) PostgreSQL stopped (fast shutdown) for PG_DOWN_S, then started again, under load:
+    both collectors and the registry recover; nothing is lost or counted twice."""
     assert platform.postgres is not None
-    before = {name: await conflicts(collectors, name) for name in COLLECTORS}
-    start = time.monotonic()
-    await asyncio.to_thread(platform.postgres.restart)
-    up = time.monotonic()
-    served = {name: await fresh(collectors, name, load, window, up) for name in COLLECTORS}
-    registry = RegistryClient(url=platform.registry_url, token=platform.operator_token)
+    async with fault_load(platform, collectors, "restart-postgres", 2) as run:
+        before = {name: await conflicts(collectors, name) for name in COLLECTORS}
+        start = time.monotonic()
+        await asyncio.to_thread(platform.postgres.restart, down_s=PG_DOWN_S)
+        up = time.monotonic()
+        registry = RegistryClient(url=platform.registry_url, token=platform.operator_token)
 
-    async def registry_writes() -> bool:
-        await asyncio.to_thread(registry.request, "POST", "/v1/sources/dvc-ho-so-tthc/keys")
-        return True
+        async def registry_writes() -> bool:
+            await asyncio.to_thread(registry.request, "POST", f"/v1/sources/{SOURCE}/keys")
+            return True
 
-    asked = time.monotonic()
-    wrote = asked + await wait_until("the registry writes again", registry_writes, 120)
-    wait_ready([platform.registry_url], 60)
-    figures |= {
-        "fault": "PostgreSQL (registry and collector store) restarted, fast shutdown",
-        "postgres_down_s": round(up - start, 2),
-        **{f"{n}_fresh_after_restart_s": round(t - up, 2) for n, t in served.items()},
-        "registry_writes_after_restart_s": round(wrote - up, 2),
-        **{f"refused_writes_{n}": await conflicts(collectors, n) - before[n] for n in COLLECTORS},
-        "fresh_lag_s": FRESH_LAG_S,
-    } | window_figures(load.answers(), start, time.monotonic())
-    await exact(platform, collectors, load, window, figures)
+        *served, wrote = await asyncio.gather(
+            *(fresh(collectors, name, run, up) for name in COLLECTORS),
+            wait_until("the registry writes again", registry_writes, 120),
+        )
+        wait_ready([platform.registry_url], 60)
+        run.figures |= {
+            "fault": f"PostgreSQL (registry and collector store) stopped {PG_DOWN_S:.0f}s "
+            "(fast shutdown), started again",
+            "postgres_down_s": round(up - start, 2),
+            **{
+                f"{n}_fresh_after_restart_s": round(t - up, 2)
+                for n, t in zip(COLLECTORS, served, strict=True)
+            },
+            "registry_writes_after_restart_s": round(wrote, 2),
+            **{
+                f"refused_writes_{n}": await conflicts(collectors, n) - before[n]
+                for n in COLLECTORS
+            },
+            "fresh_lag_s": FRESH_LAG_S,
+        } | window_figures(run.load.answers(), start, time.monotonic())
+        await exact(platform, collectors, run)
 
 
 def write_tables() -> None:

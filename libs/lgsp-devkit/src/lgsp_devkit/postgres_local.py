@@ -140,12 +140,13 @@ class LocalPostgres:
             preexec_fn=_run_as(switch),  # noqa: PLW1509
         )
 
-    def restart(self, timeout_s: float = 60.0) -> None:
-        """Stop the server (fast shutdown: every session ended) and start it again on the same
-        data directory; returns once it accepts connections."""
+    def restart(self, timeout_s: float = 60.0, down_s: float = 0.0) -> None:
+        """Stop the server (fast shutdown: every session ended), leave it down `down_s` seconds
+        (an outage), start it again on the same data directory; return once it serves."""
         assert self.process is not None, "not started"
         self.process.send_signal(signal.SIGINT)
         self.process.wait(30)
+        time.sleep(down_s)
         self._spawn()
         self._wait_ready(timeout_s)
 
