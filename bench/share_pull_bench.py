@@ -33,9 +33,12 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -110,23 +113,56 @@ def start_gateway(kafka: KafkaSettings, run: str, registry: str) -> tuple[Any, s
     return start_gateway_process(kafka, settings)
 
 
-async def pull_throughput(url: str, topic: str, key: str, count: int) -> tuple[float, int]:
-    """Read `count` records by following cursors, 500 per request; return records/s, answers."""
+async def pull_throughput(
+    url: str, topic: str, key: str, count: int, client: str = "httpx"
+) -> tuple[float, int]:
+    """Read `count` records by following cursors, 500 per request; return records/s, answers.
+
+    `client` is the HTTP client: `httpx` (pure-Python HTTP/1.1 parsing) or `aiohttp` (its C
+    parser, as aiokafka parses records in C).
+    """
+    get = _aiohttp_reader if client == "aiohttp" else _httpx_reader
     read, answers, position = 0, 0, "earliest"
-    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=60) as http:
+    async with get(url, key) as fetch:
         started = time.monotonic()
         while read < count:
-            answer = await http.get(
+            status, content = await fetch(
                 f"/v1/topics/{topic}/records",
-                params={"position": position, "max_records": PAGE, "wait_ms": 1000},
+                {"position": position, "max_records": PAGE, "wait_ms": 1000},
             )
-            if answer.status_code != 200:
-                raise RuntimeError(answer.text)
-            body = orjson.loads(answer.content)
+            if status != 200:
+                raise RuntimeError(content.decode(errors="replace"))
+            body = orjson.loads(content)
             read += len(body["records"])
             answers += 1
             position = body["next"]
         return read / (time.monotonic() - started), answers
+
+
+Fetch = Callable[[str, dict[str, Any]], Awaitable[tuple[int, bytes]]]
+
+
+@asynccontextmanager
+async def _httpx_reader(url: str, key: str) -> AsyncIterator[Fetch]:
+    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=60) as http:
+
+        async def fetch(path: str, params: dict[str, Any]) -> tuple[int, bytes]:
+            answer = await http.get(path, params=params)
+            return answer.status_code, answer.content
+
+        yield fetch
+
+
+@asynccontextmanager
+async def _aiohttp_reader(url: str, key: str) -> AsyncIterator[Fetch]:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(url, headers={"x-api-key": key}, timeout=timeout) as http:
+
+        async def fetch(path: str, params: dict[str, Any]) -> tuple[int, bytes]:
+            async with http.get(path, params=params) as answer:
+                return answer.status, await answer.read()
+
+        yield fetch
 
 
 async def raw_throughput(kafka: KafkaSettings, topic: str, count: int) -> float:
@@ -250,13 +286,20 @@ async def raw_latency(kafka: KafkaSettings, topic: str, rate: int, seconds: floa
 
 
 def throughput_round(
-    n: int, kafka: KafkaSettings, gateway: Any, url: str, topic: str, key: str, records: int
+    n: int,
+    kafka: KafkaSettings,
+    gateway: Any,
+    url: str,
+    topic: str,
+    key: str,
+    records: int,
+    client: str,
 ) -> tuple[float, float]:
     """Run the gateway reader, then the raw consumer, once; print the round; return both."""
     pages = records / PAGE
     print(f"» gateway pull, {PAGE} per request")
     cpu = cpu_seconds(gateway.pid), cpu_seconds()
-    pulled, answers = asyncio.run(pull_throughput(url, topic, key, records))
+    pulled, answers = asyncio.run(pull_throughput(url, topic, key, records, client))
     served = (cpu_seconds(gateway.pid) - cpu[0]) / pages * 1000
     client = (cpu_seconds() - cpu[1]) / pages * 1000
     print("» raw aiokafka consumer, same records")
@@ -280,6 +323,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=1, help="throughput rounds, medians shown")
     parser.add_argument("--throughput-only", action="store_true", help="no wake-up latency")
+    parser.add_argument("--client", choices=("httpx", "aiohttp"), default="httpx")
     args = parser.parse_args()
     cluster = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -300,7 +344,7 @@ def main() -> None:
         try:
             print(f"» gateway process {gateway.pid} at {url}")
             rounds = [
-                throughput_round(n, kafka, gateway, url, topic, key, args.records)
+                throughput_round(n, kafka, gateway, url, topic, key, args.records, args.client)
                 for n in range(1, args.rounds + 1)
             ]
             if not args.throughput_only:
