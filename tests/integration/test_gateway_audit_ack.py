@@ -186,8 +186,11 @@ async def test_a_missing_audit_topic_times_out_then_refuses_at_the_bound(
             assert "overloaded" in details[2]  # two records still pending: refused at once
             metrics = (await http.get(server.url + "/metrics")).text
             assert "gateway_audit_pending_records 2.0" in metrics
-    abandoned = [r for r in caplog.records if "abandoned at shutdown" in r.getMessage()]
-    assert len(abandoned) == 2  # not cancelled silently: each one logged (and counted)
+    # Not cancelled silently: each pending record is logged as it ends, refused by the client's
+    # own timeout (Kafka's metadata wait) or abandoned at shutdown, whichever comes first.
+    endings = ("abandoned at shutdown", "not acknowledged")
+    ended = [r for r in caplog.records if any(m in r.getMessage() for m in endings)]
+    assert len(ended) == 2, [r.getMessage() for r in ended]
 
 
 async def test_shutdown_with_records_in_flight_loses_none(
