@@ -91,9 +91,8 @@ def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> A
     replicas shorter than its own request timeout (`PRODUCE_ACK_TIMEOUT_MS`)."""
     options = producer_options(kafka, client_id, **overrides)
     producer = AIOKafkaProducer(**options)
-    sender = getattr(producer, "_sender", None)  # aiokafka has no option for it (a test's
-    if sender is not None:  # stand-in producer has no sender)
-        sender._request_timeout_ms = min(options["request_timeout_ms"], PRODUCE_ACK_TIMEOUT_MS)
+    sender = producer._sender  # aiokafka has no option for the request's own timeout
+    sender._request_timeout_ms = min(options["request_timeout_ms"], PRODUCE_ACK_TIMEOUT_MS)
     return producer
 
 
