@@ -28,14 +28,8 @@ log = logging.getLogger(__name__)
 # keeps its connections open: the producer learns its partitions moved only at a resend, so
 # this bounds how long after the controller moved them (0.5-2 s) publishing resumes. 2 s made
 # a frozen active controller cost 4 s; under 1 s, acks slowed by load are asked for again and
-# again.
+# again. Also the broker's wait for the in-sync replicas (aiokafka sends one value for both).
 PRODUCE_REQUEST_TIMEOUT_MS = 1_000
-# How long a leader waits for its in-sync replicas before it answers REQUEST_TIMED_OUT (the
-# produce request's own timeout). aiokafka sends its client timeout there too; kept shorter,
-# a live leader still waiting for a frozen follower to leave the ISR answers (the producer
-# resends on the same connection) instead of having its connection, and the metadata request
-# sharing it, cut at the client timeout (seen: 4.6 s stalls with a frozen controller).
-PRODUCE_ACK_TIMEOUT_MS = 600
 # A consumer outside any group (the registry copy, readers, probes) waits no longer on a frozen
 # broker: with Kafka's 40 s a copy stuck on a paused leader went stale (30 s) and the gateway
 # refused every call. A group member keeps 40 s (a join may wait out a rebalance).
@@ -87,13 +81,8 @@ def consumer_options(
 
 
 def create_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> AIOKafkaProducer:
-    """Build the platform's producer (`producer_options`), its leaders' wait for the in-sync
-    replicas shorter than its own request timeout (`PRODUCE_ACK_TIMEOUT_MS`)."""
-    options = producer_options(kafka, client_id, **overrides)
-    producer = AIOKafkaProducer(**options)
-    sender = producer._sender  # aiokafka has no option for the request's own timeout
-    sender._request_timeout_ms = min(options["request_timeout_ms"], PRODUCE_ACK_TIMEOUT_MS)
-    return producer
+    """Build the platform's producer (`producer_options`)."""
+    return AIOKafkaProducer(**producer_options(kafka, client_id, **overrides))
 
 
 def create_consumer(
