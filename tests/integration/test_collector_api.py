@@ -22,6 +22,10 @@ from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 
@@ -84,7 +88,10 @@ def registered_sources(topic: str, created_at: str) -> list[Any]:
 
 @pytest.fixture
 async def env(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> AsyncIterator[Env]:
     """Start a collector with 2 s / 4 s realtime thresholds and two registered sources."""
     topic = await topic_factory("tthc")
@@ -98,7 +105,7 @@ async def env(
     contracts, kpis = write_files(tmp_path, topic)
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=contracts, kpis_dir=kpis, topics=[topic],
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
+        group_id=f"ioc-{topic}", store_url=collector_store_url, registry_topic=registry,
         dlq_topic=dlq, kpi_topic=kpi_topic, tick_interval_s=0.2, lag_interval_s=0.5,
         health_thresholds={"realtime": {"late": 2, "silent": 4}},
     )  # fmt: skip

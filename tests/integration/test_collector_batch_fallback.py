@@ -21,6 +21,10 @@ from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
@@ -71,6 +75,7 @@ async def test_a_failed_batch_is_replayed_from_the_committed_state(
     topic_factory: TopicFactory,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> None:
     topic = await topic_factory("tthc", 1)
     contracts, kpis = write_files(tmp_path, topic)
@@ -78,7 +83,7 @@ async def test_a_failed_batch_is_replayed_from_the_committed_state(
     await publish_viewer(kafka_settings, registry)
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=contracts, kpis_dir=kpis, topics=[topic],
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
+        group_id=f"ioc-{topic}", store_url=collector_store_url, registry_topic=registry,
         dlq_topic=await topic_factory("dlq"), kpi_topic=await topic_factory("kpi"),
         tick_interval_s=0.2,
     )  # fmt: skip

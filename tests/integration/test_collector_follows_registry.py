@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -30,10 +29,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from ioc_collector.adapters.state_and_positions_store import StateStore
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
@@ -70,12 +74,17 @@ class Env:
     kafka: KafkaSettings
     registry: str
     topic: str
-    store: Path
+    store: str
     settings: CollectorSettings
 
 
 @pytest.fixture
-async def env(kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path) -> Env:
+async def env(
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
+) -> Env:
     """Topics of their own, a contracts folder with the dossier contract, a one-KPI seed."""
     topic = await topic_factory("edu")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
@@ -87,12 +96,12 @@ async def env(kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_pa
     (tmp_path / "kpis" / "seed-count.yaml").write_text(SEED.format(topic=topic))
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=tmp_path / "contracts", kpis_dir=tmp_path / "kpis",
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
+        group_id=f"ioc-{topic}", store_url=collector_store_url, registry_topic=registry,
         dlq_topic=await topic_factory("dlq"), kpi_topic=await topic_factory("kpi"),
         tick_interval_s=0.1, lag_interval_s=0.5, session_timeout_ms=6000,
         heartbeat_interval_ms=500, instance_id="a",
     )  # fmt: skip
-    return Env(kafka_settings, registry, topic, settings.store_path, settings)
+    return Env(kafka_settings, registry, topic, settings.store_database_url(), settings)
 
 
 async def register(env: Env, kind: str, entity_id: str, data: dict[str, Any] | None) -> None:
@@ -212,11 +221,20 @@ async def served(http: httpx.AsyncClient, url: str) -> dict[str, int] | None:
     return found
 
 
-def stored_kpis(store: Path, topic: str) -> set[str]:
-    """Every KPI id held in the committed state of the topic's partitions."""
-    with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT aggregation FROM partition_state WHERE topic = ?", (topic,))
-        return {kpi for (blob,) in rows for kpi in json.loads(blob)["kpis"]}
+async def stored_kpis(env: Env) -> set[str]:
+    """Every KPI id held in the committed state of the topic's partitions (either store)."""
+    store = StateStore(env.store, env.settings.group_id, writer="test-reader")
+    await store.open()
+    try:
+        rows = (await store.load_all(ids=False)).values()
+        return {
+            kpi
+            for row in rows
+            if row.topic == env.topic
+            for kpi in json.loads(row.aggregation)["kpis"]
+        }
+    finally:
+        await store.close()
 
 
 async def test_a_kpi_pushed_at_runtime_is_backfilled_served_by_replicas_and_removed(
@@ -268,9 +286,9 @@ async def test_a_kpi_pushed_at_runtime_is_backfilled_served_by_replicas_and_remo
 
             await until(gone, f"the removed KPI gone from {url}")
         await publish(env.kafka, env.topic, 90, 2)  # the partitions commit again
-        await until(lambda: _async(stored_kpis(env.store, env.topic) == set()), "state dropped")
+
+        async def dropped() -> bool:
+            return await stored_kpis(env) == set()
+
+        await until(dropped, "state dropped")
         assert (await http.get(first + "/readyz")).status_code == 200
-
-
-async def _async(value: bool) -> bool:
-    return value

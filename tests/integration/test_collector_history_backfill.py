@@ -24,6 +24,10 @@ from test_collector_history_import import KPI, LOCAL, TYPE, register, until
 from ioc_collector.main import create_app as create_collector
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS
 from lgsp_gateway.main import create_app as create_gateway
@@ -81,7 +85,11 @@ async def send(
 
 @pytest.mark.parametrize("steps", ["together", "one_at_a_time"])
 async def test_a_kpi_pushed_mid_import_backfills_the_history_exactly(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path, steps: str
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    steps: str,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> None:
     """`together`: both KPIs reach the registry at once. `one_at_a_time`: the month KPI first
     (the seed's day KPI leaves the catalogue and its state is dropped), the day KPI a quarter of
@@ -96,7 +104,7 @@ async def test_a_kpi_pushed_mid_import_backfills_the_history_exactly(
         CollectorSettings(
             kafka=kafka_settings, topics=[topic], group_id=f"ioc-{topic}",
             registry_topic=registry, kpis_dir=tmp_path / "kpis",
-            store_path=tmp_path / "state.sqlite3", tick_interval_s=0.2, max_batch=300,
+            store_url=collector_store_url, tick_interval_s=0.2, max_batch=300,
         )
     )  # fmt: skip
     now = datetime.now(LOCAL)

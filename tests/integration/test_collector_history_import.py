@@ -21,6 +21,10 @@ from ioc_collector.main import create_app as create_collector
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.api_keys import hash_api_key
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 from lgsp_gateway.main import create_app as create_gateway
@@ -109,7 +113,10 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float
 
 
 async def test_a_year_of_history_is_imported_once_and_a_straggler_stays_late(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> None:
     topic = await topic_factory("tthc")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
@@ -121,7 +128,7 @@ async def test_a_year_of_history_is_imported_once_and_a_straggler_stays_late(
         CollectorSettings(
             kafka=kafka_settings, topics=[topic], group_id=f"ioc-{topic}",
             registry_topic=registry, kpis_dir=tmp_path / "kpis",
-            store_path=tmp_path / "state.sqlite3", tick_interval_s=0.2,
+            store_url=collector_store_url, tick_interval_s=0.2,
         )
     )  # fmt: skip
     now = datetime.now(LOCAL)

@@ -25,6 +25,10 @@ from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, publish_viewer
 
@@ -87,7 +91,10 @@ class Env:
 
 @pytest.fixture
 async def env(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> AsyncIterator[Env]:
     """Start a collector over a per-test dossier topic with the three KPIs above."""
     topic = await topic_factory("tthc")
@@ -103,7 +110,7 @@ async def env(
         (kpis / f"{name}.yaml").write_text(body.format(topic=topic), encoding="utf-8")
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=tmp_path / "contracts", kpis_dir=kpis,
-        topics=[topic], group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3",
+        topics=[topic], group_id=f"ioc-{topic}", store_url=collector_store_url,
         registry_topic=registry, dlq_topic=dlq, kpi_topic=kpi_topic, tick_interval_s=0.2,
         lag_interval_s=0.5,
     )  # fmt: skip

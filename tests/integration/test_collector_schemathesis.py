@@ -13,6 +13,10 @@ from test_collector_api import registered_sources, write_files
 from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, publish_registry_changes, serve
 from lgsp_devkit.viewers import VIEWER_HEADERS, viewer_change
 
@@ -20,7 +24,10 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 async def test_generated_requests_get_no_5xx_and_conform_to_the_spec(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> None:
     topic = await topic_factory("tthc")
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
@@ -32,7 +39,7 @@ async def test_generated_requests_get_no_5xx_and_conform_to_the_spec(
     contracts, kpis = write_files(tmp_path, topic)
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=contracts, kpis_dir=kpis, topics=[topic],
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
+        group_id=f"ioc-{topic}", store_url=collector_store_url, registry_topic=registry,
         dlq_topic=await topic_factory("dlq"), kpi_topic=await topic_factory("kpi"),
     )  # fmt: skip
     async with serve(create_app(settings)) as url:

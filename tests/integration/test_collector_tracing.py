@@ -20,6 +20,10 @@ from ioc_collector.main import create_app
 from ioc_collector.settings import CollectorSettings
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.collector_testing import (  # noqa: F401 - fixtures
+    collector_store_url,
+    postgres_server,
+)
 from lgsp_devkit.testing import TopicFactory, serve
 
 pytestmark = pytest.mark.kafka
@@ -72,14 +76,17 @@ async def spans_named(exporter: InMemorySpanExporter, name: str, count: int) -> 
 
 
 async def test_a_record_span_is_the_child_of_the_trace_its_event_carries(
-    kafka_settings: KafkaSettings, topic_factory: TopicFactory, tmp_path: Path
+    kafka_settings: KafkaSettings,
+    topic_factory: TopicFactory,
+    tmp_path: Path,
+    collector_store_url: str,  # noqa: F811 - the fixture
 ) -> None:
     topic = await topic_factory("tthc", 1)
     registry = await topic_factory("registry", 1, **{"cleanup.policy": "compact"})
     contracts, kpis = write_files(tmp_path, topic)
     settings = CollectorSettings(
         kafka=kafka_settings, contracts_dir=contracts, kpis_dir=kpis, topics=[topic],
-        group_id=f"ioc-{topic}", store_path=tmp_path / "state.sqlite3", registry_topic=registry,
+        group_id=f"ioc-{topic}", store_url=collector_store_url, registry_topic=registry,
         dlq_topic=await topic_factory("dlq"), kpi_topic=await topic_factory("kpi"),
     )  # fmt: skip
     app = create_app(settings)
