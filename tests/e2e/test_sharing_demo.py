@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lgsp_common.audit import calls_of
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.inprocess import in_process_platform, read_topic
 from lgsp_devkit.kafka_local import free_port
@@ -46,7 +47,7 @@ async def _run(kafka: KafkaSettings, tmp_path: Path) -> tuple[dict[str, Any], li
         await Simulation(scenario, target, options, say=lambda _: None).run()
         trail = await read_topic(kafka, platform.topics["audit"])
     truth = json.loads((tmp_path / "ground-truth.json").read_text("utf-8"))
-    return truth, [json.loads(record.value) for record in trail]
+    return truth, [c for record in trail for c in calls_of(json.loads(record.value))]
 
 
 async def test_consumers_read_every_accepted_event_with_only_their_fields(

@@ -13,6 +13,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from lgsp_common.api_keys import hash_api_key
+from lgsp_common.audit import calls_of
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes
 
@@ -181,7 +182,9 @@ async def read_topic(
         async with asyncio.timeout(30):
             while not until(found):
                 batches = await reader.getmany(timeout_ms=300)
-                found += [json.loads(r.value) for rs in batches.values() for r in rs]
+                found += [
+                    c for rs in batches.values() for r in rs for c in calls_of(json.loads(r.value))
+                ]
     finally:
         await reader.stop()
     return found

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from lgsp_common.api_keys import hash_api_key
+from lgsp_common.audit import calls_of
 from lgsp_common.settings import KafkaSettings
 from lgsp_devkit.testing import TopicFactory, new_api_key, publish_registry_changes, serve
 from lgsp_gateway.main import create_app as create_gateway
@@ -66,7 +67,9 @@ async def audit_records(kafka: KafkaSettings, topic: str, count: int) -> list[di
     try:
         for _ in range(30):
             batches = await reader.getmany(timeout_ms=300)
-            records += [json.loads(r.value) for rs in batches.values() for r in rs]
+            records += [
+                c for rs in batches.values() for r in rs for c in calls_of(json.loads(r.value))
+            ]
             if len(records) >= count:
                 break
     finally:

@@ -16,6 +16,14 @@ on the chain's partition), and the caller then waits for the broker's ack outsid
 concurrent requests pipeline instead of queueing behind each other's round trip. A record the
 broker finally refuses leaves a gap that a verifier reports as missing, which is the truth.
 
+With `group_max` above 1 (the gateway and the population adapter), `submit` groups the calls that
+arrive in one turn of the event loop (under load, the calls woken by one produce acknowledgement)
+into ONE chain record, up to `group_max` calls: a group of one is a plain record, a larger group
+is a record whose `calls` holds each call's fields (its own `audit_id`, `timestamp`, actor,
+action, result, events...). One signature, one hash and one produce then cover the whole group,
+and each caller's future settles when the record that covers its call is acknowledged. Readers
+take a record's calls with `calls_of`.
+
 While started (`start()`/`aclose()`, or `async with trail`), the trail emits a signed checkpoint
 (`audit_checkpoints`) every `checkpoint_every` records or `checkpoint_interval_s` seconds,
 whichever comes first, only when records were acknowledged since the last one, and a final one
@@ -39,6 +47,7 @@ from lgsp_common.audit_format import (
     SIGNATURE_ALG,
     b64url,
     canonical_json,
+    canonical_json_fast,
     public_bytes,
     public_key_b64,
     record_hash,
@@ -56,6 +65,7 @@ __all__ = [
     "Finding",
     "Problem",
     "RecordSender",
+    "calls_of",
     "canonical_json",
     "checkpoint_topic_for",
     "public_key_b64",
@@ -67,6 +77,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 CHECKPOINT_SUFFIX = ".checkpoints"
 _JSON = [("content-type", b"application/json")]
+
+
+CHAIN_FIELDS = ("writer", "seq", "prev_hash", "signature_alg", "key_id", "hash", "signature")
+
+
+def calls_of(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the calls a record covers, each with its record's chain fields (`writer`, `seq`,
+    ...): the record itself for a plain record, one dict per entry of a group's `calls`."""
+    calls = record.get("calls")
+    if not isinstance(calls, list):
+        return [dict(record)]
+    chain = {name: record[name] for name in CHAIN_FIELDS if name in record}
+    return [{**call, **chain, "group_audit_id": record.get("audit_id")} for call in calls]
 
 
 def checkpoint_topic_for(audit_topic: str) -> str:
@@ -108,9 +131,12 @@ class AuditTrail:
         checkpoint_every: int = 1000,
         checkpoint_interval_s: float = 10.0,
         checkpoint_timeout_s: float = 2.0,
+        group_max: int = 1,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0:
             raise ValueError("checkpoints need a positive count and interval")
+        if group_max < 1:
+            raise ValueError("a group holds at least one call")
         self._producer = producer
         self._topic = topic
         self._checkpoint_topic = checkpoint_topic or checkpoint_topic_for(topic)
@@ -131,6 +157,10 @@ class AuditTrail:
         self._checkpointed = -1
         self._due = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._group_max = group_max
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = []
+        self._flush_at: asyncio.Handle | None = None
+        self._groups: set[asyncio.Task[None]] = set()
 
     @property
     def writer(self) -> str:
@@ -152,18 +182,53 @@ class AuditTrail:
         """Return the signing key's raw public key, base64url (what the registry publishes)."""
         return b64url(public_bytes(self._key.public_key()))
 
-    async def record(self, **fields: Any) -> dict[str, Any]:
-        """Append one record (action, actor, result...) and wait for the broker's ack.
+    def submit(self, **fields: Any) -> asyncio.Future[dict[str, Any]]:
+        """Queue one call's record; the future settles when the record covering it is acked.
 
-        Fields set to None are left out (the schema has no nulls); chain fields are assigned
-        here. Returns the record once acknowledged; raises what the producer raised.
+        The calls submitted in one turn of the loop leave together as one record (see the
+        module's docstring), chained in submission order. The future gets the covering record,
+        or the producer's error. With `group_max` 1 every call is its own record.
         """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         present = {name: value for name, value in fields.items() if value is not None}
+        self._queue.append((present, future))
+        if self._flush_at is None:
+            self._flush_at = loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        queue, self._queue = self._queue, []
+        for lo in range(0, len(queue), self._group_max):
+            task = asyncio.get_running_loop().create_task(
+                self._send_group(queue[lo : lo + self._group_max])
+            )
+            self._groups.add(task)
+            task.add_done_callback(self._groups.discard)
+
+    async def _send_group(
+        self, group: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]
+    ) -> None:
+        try:
+            record = await self._append([fields for fields, _ in group])
+        except BaseException as exc:
+            for _, future in group:
+                _settle(future, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for _, future in group:
+            if not future.done():
+                future.set_result(record)
+
+    async def _append(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """Chain one record for these calls, produce it and wait for its ack."""
         async with self._lock:
-            record = self._chain(present)
+            record = self._chain(calls[0]) if len(calls) == 1 else self._chain_group(calls)
             ack = await self._producer.send(
                 self._topic,
-                value=canonical_json(record),
+                value=canonical_json_fast(record),
                 key=self._chain_id.encode(),
                 headers=_JSON,
             )
@@ -175,11 +240,26 @@ class AuditTrail:
             self._complete(record["seq"], record["hash"])
         return record
 
-    def _chain(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+    async def record(self, **fields: Any) -> dict[str, Any]:
+        """Append one record (action, actor, result...) and wait for the broker's ack.
+
+        Fields set to None are left out (the schema has no nulls); chain fields are assigned
+        here. Returns the record once acknowledged; raises what the producer raised.
+        """
+        if self._group_max > 1:
+            return await self.submit(**fields)
+        return await self._append([{n: v for n, v in fields.items() if v is not None}])
+
+    def _chain_group(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        entries = [{"audit_id": new_id(), "timestamp": now, "event_ids": [], **c} for c in calls]
+        return self._chain({"timestamp": now, "calls": entries}, defaults=False)
+
+    def _chain(self, fields: Mapping[str, Any], *, defaults: bool = True) -> dict[str, Any]:
         record: dict[str, Any] = {
             "audit_id": new_id(),
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "event_ids": [],
+            **({"event_ids": []} if defaults else {}),
             **fields,
             "writer": self._chain_id,
             "seq": self._seq,
@@ -231,7 +311,13 @@ class AuditTrail:
             self._task = asyncio.create_task(self._run(), name=f"audit-checkpoints {self.writer}")
 
     async def aclose(self) -> None:
-        """Stop the background checkpoints and emit the final one (errors are logged)."""
+        """Send what is queued, stop the background checkpoints and emit the final one (errors
+        are logged)."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush()
+        if self._groups:
+            await asyncio.gather(*self._groups, return_exceptions=True)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -264,3 +350,12 @@ class AuditTrail:
                 await self.checkpoint()
             except Exception:
                 log.exception("an audit checkpoint could not be written; retrying later")
+
+
+def _settle(future: asyncio.Future[Any], error: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(error)

@@ -46,10 +46,23 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def canonical_json_fast(record: Mapping[str, Any]) -> bytes:
+    """Return `canonical_json(record)`, built by orjson when it can be.
+
+    The bytes are the same for every record the audit schema allows: it has no numbers other
+    than integers, and orjson writes strings, integers, sorted keys and escapes as `json` does
+    with these options. Anything orjson refuses (a non-string key, a huge integer) falls back.
+    """
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return canonical_json(record)
+
+
 def record_hash(record: Mapping[str, Any]) -> str:
     """Return the lower-case hex SHA-256 of a record without its hash and signature."""
     unsigned = {k: v for k, v in record.items() if k not in UNSIGNED}
-    return hashlib.sha256(canonical_json(unsigned)).hexdigest()
+    return hashlib.sha256(canonical_json_fast(unsigned)).hexdigest()
 
 
 def hash_matches(record: Mapping[str, Any]) -> bool:

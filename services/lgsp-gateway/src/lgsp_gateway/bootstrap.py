@@ -211,4 +211,5 @@ def audit_trail(settings: GatewaySettings, producer: Producer) -> AuditTrail:
         f"{SERVICE}/{settings.instance_id}",
         settings.audit_key_id,
         settings.audit_key.get_secret_value().encode(),
+        group_max=settings.audit_group_max,
     )

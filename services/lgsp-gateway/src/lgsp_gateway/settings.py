@@ -52,6 +52,12 @@ class GatewaySettings(ServiceSettings):
         description="Linger of the gateway's own audit producer (records of concurrent calls "
         "still batch while a request is in flight).",
     )
+    audit_group_max: int = Field(
+        default=256,
+        ge=1,
+        description="Most calls one audit record covers: the calls answered in one turn of the "
+        "event loop share one signed record (1: a record per call).",
+    )
     shutdown_audit_wait_s: float = Field(
         default=15.0,
         ge=0,

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaTimeoutError
 from fastapi import FastAPI
 
 from lgsp_common.api_keys import hash_api_key
+from lgsp_common.audit import calls_of
 from lgsp_common.registry_copy import RegistryCopy
 from lgsp_common.settings import KafkaSettings
 from lgsp_gateway.main import create_app
@@ -255,9 +256,10 @@ class Gateway:
         )
 
     async def audit(self, count: int) -> list[dict[str, Any]]:
-        """Wait for `count` audit records (they are written in the background) and return them."""
+        """Wait for `count` audited calls (written in the background) and return them, each
+        call of a group record on its own (`calls_of`)."""
         for _ in range(200):
-            records = [s.json() for s in self.producer.on(AUDIT)]
+            records = [call for s in self.producer.on(AUDIT) for call in calls_of(s.json())]
             if len(records) >= count:
                 return records
             await asyncio.sleep(0.005)

@@ -134,6 +134,7 @@ def audit_trail(settings: AdapterSettings, producer: RecordSender) -> AuditTrail
         settings.audit_writer,
         settings.audit_key_id,
         settings.audit_key.get_secret_value().encode(),
+        group_max=settings.audit_group_max,
     )
 
 

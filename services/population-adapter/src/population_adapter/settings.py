@@ -69,6 +69,12 @@ class AdapterSettings(ServiceSettings):
         description="HMAC-SHA256 key signing the audit chain.",
     )
     audit_key_id: str = "population-adapter-local"
+    audit_group_max: int = Field(
+        default=256,
+        ge=1,
+        description="Most calls one audit record covers: the calls answered in one turn of the "
+        "event loop share one signed record (1: a record per call).",
+    )
     audit_writer: str = Field(default_factory=_default_writer)
     audit_topic: str = AUDIT_TOPIC
     verification_topic: str = VERIFICATION_TOPIC

@@ -69,7 +69,7 @@ class AckedAudit:
         self._timeout_s = timeout_s
         self._max_pending = max_pending
         self._pending: dict[
-            asyncio.Task[Any], tuple[dict[str, Any], asyncio.Future[Any] | None]
+            asyncio.Future[Any], tuple[dict[str, Any], asyncio.Future[Any] | None]
         ] = {}
         self._deadlines: deque[tuple[float, asyncio.Future[Any]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -113,7 +113,13 @@ class AckedAudit:
         fields: dict[str, Any],
         waiter: asyncio.Future[Any] | None,
     ) -> None:
-        task = loop.create_task(self._trail.record(**fields))
+        submit = getattr(self._trail, "submit", None)
+        # A grouping trail hands back the future of the covering record: no task per call.
+        task = (
+            submit(**fields)
+            if submit is not None
+            else loop.create_task(self._trail.record(**fields))
+        )
         self._pending[task] = (fields, waiter)
         task.add_done_callback(self._settled)
 
@@ -141,7 +147,7 @@ class AckedAudit:
         self._series.unavailable.labels(reason).inc()
         return AuditUnavailableError(reason, detail)
 
-    def _settled(self, task: asyncio.Task[Any]) -> None:
+    def _settled(self, task: asyncio.Future[Any]) -> None:
         fields, waiter = self._pending.pop(task)
         if task.cancelled():
             if waiter is not None and not waiter.done():
