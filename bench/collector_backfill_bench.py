@@ -2,6 +2,8 @@
 
     uv run python bench/collector_backfill_bench.py [--events 1000000] [--rate 1000]
                                                     [--seconds 20]
+                                                    [--growth-events N | --no-growth]
+                                                    [--json PATH]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
 
@@ -18,6 +20,18 @@ Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS).
 5. Pushes a KPI on the history topic to the registry and keeps the same traffic up until the
    backfill has handed over: backfill events/s (records over the time from push to hand-over),
    freshness p50/p99 during it, and a check that the KPI's values add up to every event.
+
+Growth (`growth.py`), on the data size axis: three more history topics, pre-filled in step 1
+with 1x, 2x and 4x `--growth-events` events (default `--events`; set it smaller for a large
+`--events`), each read by the plain consumer right after its pre-fill, registered as sources
+with the others. After step 5, one KPI per factor is pushed on its topic, in turn, with the
+same steady traffic up (no probes): backfill events/s, push to hand-over, against the plain
+consumer at the same size. A KPI whose values do not add up to every event, a failed request
+of the traffic or a backfill not handed over in time makes its point invalid. `--no-growth`
+leaves it out.
+
+`--json PATH` writes the figures and the growth for `run_all.py`; the exit status is 1 if any
+figure or growth point is invalid.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from collector_bench_support import (
     viewer_change,
 )
 from figures import Figure, finish
+from growth import FACTORS, Growth, Point, agrow
 
 from ioc_collector.stream.backfill import backfill_consumer
 from lgsp_common.api_keys import hash_api_key
@@ -62,9 +77,13 @@ FETCH_RECORDS = 5000  # the collector's default backfill_max_batch
 DAYS = 30
 
 
-def backfill_kpi(topic: str) -> dict[str, Any]:
+BACKFILL = "backfill events/s, push to hand-over"
+HISTORY_KPI = "history-by-district"
+
+
+def backfill_kpi(topic: str, kpi_id: str = HISTORY_KPI) -> dict[str, Any]:
     """The KPI pushed at runtime: dossiers per district and day."""
-    return {"id": "history-by-district", "title_vi": "Hồ sơ theo huyện (lịch sử)",
+    return {"id": kpi_id, "title_vi": "Hồ sơ theo huyện (lịch sử)",
             "title_en": "Dossiers by district (history)", "topic": topic,
             "measure": {"kind": "count"}, "dimensions": ["district_code"],
             "time_field": "submitted_at", "window": "day", "allowed_lateness": "PT1H",
@@ -123,14 +142,17 @@ async def plain_rate(kafka: KafkaSettings, topic: str, count: int) -> float:
     return (count - first) / (time.perf_counter() - started)
 
 
-async def register(kafka: KafkaSettings, registry: str, history: str, live: str) -> str:
-    """Register both sources, their contracts, the live KPIs and a gateway key; return it."""
+async def register(
+    kafka: KafkaSettings, registry: str, histories: dict[str, str], live: str
+) -> str:
+    """Register the sources (each history topic, by name, and the live one), their contracts,
+    the live KPIs and a gateway key; return the key."""
     key_id, key = new_api_key()
     # The probes keep the bench's own ce-type (collector_bench.Freshness): no eventType rule.
     extension = {k: v for k, v in SCHEMA.get("x-lgsp", {}).items() if k != "eventType"}
     schema = {**SCHEMA, "x-lgsp": extension}
     changes: list[tuple[str, str, dict[str, Any] | None]] = []
-    for name, topic in (("history", history), ("live", live)):
+    for name, topic in [*histories.items(), ("live", live)]:
         changes.append(
             (
                 "source",
@@ -159,27 +181,47 @@ async def counted(http: httpx.AsyncClient, url: str, topic: str) -> int:
     return sum(s["events"] for s in body["sources"] if s["topic"] == topic)
 
 
-async def history_tile(http: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
+async def history_tile(
+    http: httpx.AsyncClient, url: str, kpi_id: str = HISTORY_KPI
+) -> dict[str, Any] | None:
     tiles = (await http.get(url + "/v1/kpis", timeout=10, headers=AUTH)).json()["kpis"]
-    return next((t for t in tiles if t["id"] == "history-by-district"), None)
+    return next((t for t in tiles if t["id"] == kpi_id), None)
 
 
-async def history_total(http: httpx.AsyncClient, url: str) -> int:
+async def history_total(http: httpx.AsyncClient, url: str, kpi_id: str = HISTORY_KPI) -> int:
     """The backfilled KPI's values over every day, added up."""
     since = (datetime.now(UTC) - timedelta(days=DAYS + 2)).date().isoformat()
-    answer = await http.get(
-        url + "/v1/kpis/history-by-district/series", params={"from": since}, headers=AUTH
-    )
+    answer = await http.get(url + f"/v1/kpis/{kpi_id}/series", params={"from": since}, headers=AUTH)
     return int(sum(p["value"] or 0 for p in answer.json()["points"]))
 
 
 async def traffic_until(
-    run: Freshness, http: httpx.AsyncClient, done: asyncio.Event, most_s: float
-) -> None:
+    run: Freshness, http: httpx.AsyncClient, done: asyncio.Event, most_s: float,
+    probes: bool = True,
+) -> None:  # fmt: skip
     """Keep the steady traffic (with probes) going until `done` is set, `most_s` at most."""
     deadline = time.monotonic() + most_s
     while not done.is_set() and time.monotonic() < deadline:
-        await run.send(http, 1.0, probes=True)
+        await run.send(http, 1.0, probes=probes)
+
+
+async def timed_backfill(
+    kafka: KafkaSettings, http: httpx.AsyncClient, url: str, registry: str,
+    kpi: dict[str, Any], most_s: float,
+) -> float:  # fmt: skip
+    """Push a KPI to the registry; return the seconds until its backfill has handed over."""
+    await publish_registry_changes(kafka, registry, [("kpi", kpi["id"], kpi)])
+    pushed = time.perf_counter()
+    while (tile := await history_tile(http, url, kpi["id"])) is None or tile["backfill"]:
+        if time.perf_counter() - pushed > most_s:
+            raise TimeoutError(f"backfill of {kpi['id']} not handed over in {most_s:.0f} s")
+        await asyncio.sleep(0.2)
+    return time.perf_counter() - pushed
+
+
+def handover_limit(events: int) -> float:
+    """The longest a backfill of `events` may take before it counts as failed (500/s)."""
+    return 120 + events / 500
 
 
 def processes_env(
@@ -205,11 +247,15 @@ def processes_env(
     return gateway, collector
 
 
-async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) -> list[Figure]:
-    """Run the whole measurement and print the figures."""
+async def bench(
+    kafka: KafkaSettings, events: int, rate: int, seconds: float, growth: int
+) -> tuple[list[Figure], list[Growth]]:
+    """Run the whole measurement (and the growth, unless `growth` is 0); return the figures."""
     run_id = uuid.uuid4().hex[:8]
     roles = ("registry", "dlq", "kpi", "audit")
+    sizes = {"history": events} | ({f"grow{f}": growth * f for f in FACTORS} if growth else {})
     topics = {"history": f"bench.hist-{run_id}.v1", "live": f"bench.live-{run_id}.v1",
+              **{name: f"bench.{name}-{run_id}.v1" for name in sizes if name != "history"},
               **{role: f"bench.{role}-{run_id}" for role in roles}}  # fmt: skip
     await ensure_topics(kafka, [
         TopicSpec(name, 1 if role == "registry" else 3,
@@ -218,11 +264,14 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) ->
         ] + [TopicSpec(f"{topics['audit']}.checkpoints", 1,
                        config={"cleanup.policy": "compact"})])  # fmt: skip
     root = Path(tempfile.mkdtemp(prefix="collector-backfill-bench-"))
-    started = time.perf_counter()
-    await prefill(kafka, topics["history"], events)
-    print(f"pre-filled {events} events in {time.perf_counter() - started:.0f} s")
-    plain = await plain_rate(kafka, topics["history"], events)
-    key = await register(kafka, topics["registry"], topics["history"], topics["live"])
+    plain: dict[str, float] = {}
+    for name, count in sizes.items():  # each pre-fill read at once by the plain consumer
+        started = time.perf_counter()
+        await prefill(kafka, topics[name], count)
+        took = time.perf_counter() - started
+        print(f"pre-filled {count} events on {topics[name]} in {took:.0f} s")
+        plain[name] = await plain_rate(kafka, topics[name], count)
+    key = await register(kafka, topics["registry"], {n: topics[n] for n in sizes}, topics["live"])
     gateway_env, collector_env = processes_env(kafka, root, topics)
     gw_port, ioc_port = free_port(), free_port()
     gateway_url, url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{ioc_port}"
@@ -238,28 +287,30 @@ async def bench(kafka: KafkaSettings, events: int, rate: int, seconds: float) ->
         )
         processes.append(start_process("ioc_collector", collector_env | {
             "IOC_COLLECTOR_PORT": str(ioc_port)}, url, root / "collector.log"))  # fmt: skip
-        found = await measure(
-            kafka, (url, gateway_url), topics, key, (events, rate), seconds, plain
+        measured = await measure(
+            kafka, (url, gateway_url), topics, key, (sizes, rate), seconds, plain
         )
     finally:
         for process in processes:
             process.terminate()
             process.wait(30)
     print(f"logs in {root}")
-    return found
+    return measured
 
 
 async def measure(
     kafka: KafkaSettings, urls: tuple[str, str], topics: dict[str, str], key: str,
-    load: tuple[int, int], seconds: float, plain: float,
-) -> list[Figure]:  # fmt: skip
-    """Freshness without, then during, the backfill of a KPI pushed now; print the figures."""
-    (url, gateway_url), (events, rate) = urls, load
+    load: tuple[dict[str, int], int], seconds: float, plain: dict[str, float],
+) -> tuple[list[Figure], list[Growth]]:  # fmt: skip
+    """Freshness without, then during, the backfill of a KPI pushed now; then the growth."""
+    (url, gateway_url), (sizes, rate) = urls, load
+    events = sizes["history"]
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         started = time.perf_counter()
-        while await counted(http, url, topics["history"]) < events:  # noqa: ASYNC110 - over HTTP
-            await asyncio.sleep(0.5)
+        for name, count in sizes.items():
+            while await counted(http, url, topics[name]) < count:  # noqa: ASYNC110 - over HTTP
+                await asyncio.sleep(0.5)
         print(f"collector consumed the history live in {time.perf_counter() - started:.0f} s")
         run = Freshness(gateway_url, url, topics["live"], key, rate)
         await run.send(http, 3, probes=False)  # warm-up
@@ -267,32 +318,30 @@ async def measure(
         watcher = asyncio.create_task(run.watch(http, stop))
         await run.send(http, seconds, probes=True)
         quiet_probes = len(run.acked)
-        pushed_kpi = backfill_kpi(topics["history"])
-        await publish_registry_changes(kafka, topics["registry"],
-                                       [("kpi", pushed_kpi["id"], pushed_kpi)])  # fmt: skip
-        pushed = time.perf_counter()
         done = asyncio.Event()
         traffic = asyncio.create_task(traffic_until(run, http, done, 1800))
-        progress: list[tuple[float, int]] = []
-        while (tile := await history_tile(http, url)) is None or tile["backfill"] is not None:
-            if tile is not None and tile["backfill"] is not None:
-                progress.append((time.perf_counter(), tile["backfill"]["records_done"]))
-            await asyncio.sleep(0.2)
-        elapsed = time.perf_counter() - pushed
-        done.set()
-        await traffic
+        try:
+            elapsed = await timed_backfill(kafka, http, url, topics["registry"],
+                                           backfill_kpi(topics["history"]),
+                                           handover_limit(events))  # fmt: skip
+        finally:
+            done.set()
+            await traffic
         stop.set()
         # A probe whose request failed never shows: stop waiting for it after a while.
         await asyncio.wait([watcher], timeout=30)
         watcher.cancel()
         total = await history_total(http, url)
+        curves = []
+        if len(sizes) > 1:
+            curves.append(await backfill_growth(kafka, http, urls, topics, key, rate, sizes, plain))
     quiet, during = run.samples[:quiet_probes], run.samples[quiet_probes:]
     failed = run.errors + run.unseen
     backfill = events / elapsed
     print(f"backfill of one KPI over {events} recorded events (3 partitions), live traffic on")
     print(f"  values: every event counted : {total == events} ({total} of {events})")
     found = [
-        Figure("backfill events/s, push to hand-over", backfill, "events/s", plain,
+        Figure(BACKFILL, backfill, "events/s", plain["history"],
                "plain consumer (backfill options)", errors=0 if total == events else 1,
                note=f"{elapsed:.1f} s; {total} of {events} counted"),
     ]  # fmt: skip
@@ -300,7 +349,42 @@ async def measure(
         p99 = percentile(samples, 0.99) * 1000 if samples else None
         found.append(Figure(f"freshness p99 {name} ({rate}/s)", p99, "ms", errors=failed,
                             note=f"{len(samples)} probes"))  # fmt: skip
-    return found
+    return found, curves
+
+
+async def backfill_growth(
+    kafka: KafkaSettings, http: httpx.AsyncClient, urls: tuple[str, str],
+    topics: dict[str, str], key: str, rate: int, sizes: dict[str, int], plain: dict[str, float],
+) -> Growth:  # fmt: skip
+    """Backfill events/s of a KPI pushed on each growth topic (1x, 2x, 4x the base), with the
+    steady traffic up; the plain consumer's rate over the same topic."""
+    (url, gateway_url), base = urls, sizes["grow1"]
+
+    async def point(events: int) -> Point:
+        name = f"grow{events // base}"
+        run = Freshness(gateway_url, url, topics["live"], key, rate)
+        done = asyncio.Event()
+        most = handover_limit(events)
+        traffic = asyncio.create_task(traffic_until(run, http, done, most, probes=False))
+        kpi = backfill_kpi(topics[name], f"{name}-by-district")
+        try:
+            elapsed = await timed_backfill(kafka, http, url, topics["registry"], kpi, most)
+        finally:
+            done.set()
+            await traffic
+        total = await history_total(http, url, kpi["id"])
+        return backfill_point(events, elapsed, total, plain[name], run.errors)
+
+    return await agrow(BACKFILL, "events/s", "data size", "events", base, point,
+                       "plain consumer (backfill options)")  # fmt: skip
+
+
+def backfill_point(events: int, elapsed: float, total: int, plain: float, failed: int) -> Point:
+    """Return one growth point: invalid unless the KPI counts every event and no request of
+    the traffic failed."""
+    note = f"{elapsed:.1f} s; {total} of {events} counted"
+    note += f"; {failed} requests of the traffic failed" if failed else ""
+    return Point(events / elapsed, baseline=plain, errors=int(total != events) + failed, note=note)
 
 
 def kafka_servers() -> str:
@@ -313,19 +397,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--growth-events", type=int, help="growth base (default --events)")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
+    growth = (args.growth_events or args.events) if args.growth else 0
     cluster = None
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         cluster = LocalKafka(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = cluster.start()
     try:
         kafka = KafkaSettings(bootstrap_servers=kafka_servers())
-        found = asyncio.run(bench(kafka, args.events, args.rate, args.seconds))
+        found, curves = asyncio.run(bench(kafka, args.events, args.rate, args.seconds, growth))
     finally:
         if cluster is not None:
             cluster.stop()
-    sys.exit(finish("collector backfill", found, args.json))
+    sys.exit(finish("collector backfill", found, args.json, curves))
 
 
 if __name__ == "__main__":

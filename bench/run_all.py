@@ -5,10 +5,10 @@
 
 Starts one local Kafka for the whole run (or uses KAFKA_BOOTSTRAP_SERVERS) and runs each bench
 as its own process, one after the other, streaming its output. Each bench writes its figures
-with `--json` (`figures.py`); the two share benches print a table that is read back here
-(`share_results.py`). The results file holds the machine (CPU model, cores), the versions
-(Python, aiokafka, Kafka), the git commit, the load average before and after each bench and
-the whole run, and every figure with its baseline, ratio, target and whether it was met.
+and its growth with `--json` (`figures.py`). The results file holds the machine (CPU model,
+cores), the versions (Python, aiokafka, Kafka), the git commit, the load average before and
+after each bench and the whole run, and every figure with its baseline, ratio, target and
+whether it was met.
 The exit status is 1 if any bench failed or any figure is invalid.
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 
 from machine_info import load_average, machine
 from results_table import markdown
-from share_results import parse_share_pull, parse_share_webhooks
 
 from lgsp_devkit.kafka_local import LocalKafka
 
@@ -79,16 +78,14 @@ BENCHES = [
     Bench(
         "share pull",
         "share_pull_bench.py",
-        ["--records", "50000", "--seconds", "10"],
-        ["--records", "5000", "--seconds", "2"],
-        parse_share_pull,
+        ["--records", "50000", "--seconds", "10", "--growth-records", "50000"],
+        ["--records", "5000", "--seconds", "2", "--growth-records", "5000"],
     ),
     Bench(
         "share webhooks",
         "share_webhook_bench.py",
-        ["--events", "20000"],
-        ["--events", "2000"],
-        parse_share_webhooks,
+        ["--events", "20000", "--growth-events", "10000"],
+        ["--events", "2000", "--growth-events", "1000"],
     ),
     Bench(
         "audit verify",
@@ -107,8 +104,8 @@ BENCHES = [
     Bench(
         "collector backfill",
         "collector_backfill_bench.py",
-        ["--events", "200000", "--rate", "1000", "--seconds", "10"],
-        ["--events", "5000", "--rate", "200", "--seconds", "2"],
+        ["--events", "200000", "--rate", "1000", "--seconds", "10", "--growth-events", "25000"],
+        ["--events", "5000", "--rate", "200", "--seconds", "2", "--growth-events", "2000"],
     ),
 ]
 

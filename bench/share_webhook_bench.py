@@ -1,21 +1,31 @@
 """Webhook deliveries per second on one worker, against a plain aiokafka consumer, same run.
 
     uv run python bench/share_webhook_bench.py [--events 20000] [--partitions 6]
+        [--growth-events N | --no-growth] [--json PATH]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), produces the same `tthc.dossier.v1`
 example payload `--events` times onto a fresh topic, then:
 
-1. **Raw baseline**: a plain aiokafka consumer built by `lgsp_common.kafka.create_consumer` (the
-   settings function the worker uses), in its own consumer group, reads every record and commits
-   after each poll, as the worker does; records per second.
+1. **Raw baseline**: a plain aiokafka consumer built by `raw_consumer` (`lgsp_common.kafka.
+   create_consumer` with the options the worker's subscription consumer adds, from the worker's
+   default settings), in its own consumer group, reads every record with the worker's records
+   per poll and commits its positions every `COMMIT_INTERVAL_S`, as the worker does; records per
+   second from its first batch to its last.
 2. **Webhooks**: one delivery worker process (`python -m lgsp_gateway.delivery`) follows a
    registry topic holding one approved consumer and its subscription; every record is minimised,
    signed (Standard Webhooks) and POSTed to a receiver process on loopback answering 204 (a
    minimal keep-alive HTTP server, so the receiver is not what is measured). Deliveries per
-   second between the receiver's first and last request; only 2xx answers exist and count. The
-   attempt latency p50/p99 comes from the worker's `webhook_attempt_seconds` histogram.
+   second between the receiver's first and last request; only 2xx answers exist and count (an
+   event not delivered in time, or a worker that exits, invalidates the figure). The attempt
+   latency p50/p99 comes from the worker's `webhook_attempt_seconds` histogram (bucket bounds).
 
-Prints both rates and their ratio.
+Growth (`growth.py`), on the data size axis: a fresh topic (same partitions) of 1x, 2x and 4x
+`--growth-events` events (default `--events`) per point, read by the raw baseline, then
+delivered by a new worker and receiver, as above: deliveries/s against the raw consumer at the
+same size. `--no-growth` leaves it out.
+
+`--json PATH` writes the figures and the growth for `run_all.py`; the exit status is 1 if any
+figure or growth point is invalid.
 """
 
 from __future__ import annotations
@@ -34,7 +44,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from figures import Figure, Target, finish, invalid
+from growth import Growth, Point, agrow
 
 from lgsp_common.envelope import CloudEvent, to_kafka
 from lgsp_common.kafka import create_consumer
@@ -43,12 +55,16 @@ from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_common.webhooks import SecretBox, new_signing_secret
 from lgsp_devkit.kafka_local import LocalKafka, die_with_parent, free_port
 from lgsp_devkit.testing import publish_registry_changes
+from lgsp_gateway.delivery.service.subscription_runner import COMMIT_INTERVAL_S
+from lgsp_gateway.delivery.settings import WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_DIR = ROOT / "contracts/topics/tthc.dossier.v1"
 PAYLOAD = json.loads(sorted((TOPIC_DIR / "examples/valid").glob("*.json"))[0].read_text())
 FIELDS = [f"/{name}" for name in list(PAYLOAD)[:4]]
 KEY = "bench-webhook-secrets-key-0123"
+DELIVERIES = "webhook deliveries/s (one worker)"
+TARGET = Target(">=", 2000)
 
 
 class Receiver(asyncio.Protocol):
@@ -116,20 +132,42 @@ async def produce(kafka: KafkaSettings, topic: str, count: int) -> None:
         await producer.stop()
 
 
+def raw_consumer(
+    kafka: KafkaSettings, group: str, topic: str, settings: WebhookSettings | None = None
+) -> AIOKafkaConsumer:
+    """Build a plain group consumer with the options of the worker's subscription consumer
+    (`SubscriptionRunner.start`), from the worker's settings (its defaults unless given)."""
+    settings = settings or WebhookSettings(kafka=kafka)
+    return create_consumer(
+        kafka,
+        "bench-raw",
+        group,
+        topic,
+        auto_offset_reset=settings.start_from,
+        max_poll_interval_ms=3_600_000,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        heartbeat_interval_ms=1_000,
+    )
+
+
 async def raw_baseline(kafka: KafkaSettings, topic: str, count: int) -> float:
-    """Read every record with a plain consumer group, committing after each poll; records/s."""
-    consumer = create_consumer(kafka, "bench-raw", f"bench.raw.{uuid.uuid4().hex[:6]}", topic)
+    """Read every record with a plain consumer group, the worker's records per poll, committing
+    every COMMIT_INTERVAL_S as the worker does; records/s from the first batch to the last (all
+    records counted, as the receiver counts every delivery from its first to its last)."""
+    limit = WebhookSettings(kafka=kafka).max_batch
+    consumer = raw_consumer(kafka, f"bench.raw.{uuid.uuid4().hex[:6]}", topic)
     await consumer.start()
     seen = 0
-    started = 0.0
+    started = committed = 0.0
     try:
         while seen < count:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            batches = await consumer.getmany(timeout_ms=100, max_records=limit)
             if batches and not started:
                 started = time.perf_counter()
             seen += sum(len(records) for records in batches.values())
-            if batches:
+            if batches and time.monotonic() - committed >= COMMIT_INTERVAL_S:
                 await consumer.commit()
+                committed = time.monotonic()
         return count / (time.perf_counter() - started)
     finally:
         await consumer.stop()
@@ -245,21 +283,71 @@ async def webhooks(
         )
         stats: dict[str, float] = {"count": 0}
         async with httpx.AsyncClient(timeout=5) as client:
-            deadline = time.monotonic() + 600
+            # At least a quarter of the target's rate, or the events left count as failures.
+            deadline = time.monotonic() + 60 + count / 500
             while stats["count"] < count and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited ({process.returncode}); see its log")
                 stats = (await client.get(f"http://127.0.0.1:{receiver_port}/stats")).json()
         p50, p99 = await attempt_latency(port)
     finally:
         process.terminate()
         receiver.terminate()
         process.wait(30)
-    rate = stats["count"] / max(stats["last"] - stats["first"], 1e-9)
-    return {"rate": rate, "delivered": stats["count"], "p50": p50, "p99": p99}
+        receiver.wait(30)
+    return delivered(stats, count, p50, p99)
 
 
-async def main(events: int, partitions: int) -> None:
-    """Run the baseline and the webhook delivery on one broker; print both and the ratio."""
+def delivered(stats: dict[str, float], count: int, p50: float, p99: float) -> dict[str, float]:
+    """Return the delivery rate (first to last request), how many were delivered and missing."""
+    span = stats["last"] - stats["first"]
+    rate = stats["count"] / span if stats["count"] > 1 and span > 0 else 0.0
+    missing = max(0, count - int(stats["count"]))
+    return {"rate": rate, "delivered": stats["count"], "missing": missing, "p50": p50, "p99": p99}
+
+
+def deliveries_figure(raw: float, hooks: dict[str, float], events: int) -> Figure:
+    """Return the webhook rate against the raw consumer's; an undelivered event invalidates."""
+    note = (
+        f"{hooks['delivered']:.0f} of {events} delivered; attempt p50 <= "
+        f"{hooks['p50'] * 1000:.1f} ms, p99 <= {hooks['p99'] * 1000:.1f} ms"
+    )
+    return Figure(DELIVERIES, hooks["rate"], "events/s", raw, "raw aiokafka consumer", TARGET,
+                  int(hooks["missing"]), note, extra=hooks)  # fmt: skip
+
+
+async def one_run(
+    kafka: KafkaSettings, run: str, events: int, partitions: int, folder: Path
+) -> tuple[float, dict[str, float]]:
+    """Fill a fresh topic with `events`, read it raw, deliver it; return both rates."""
+    topic = f"bench.webhook-{run}.v1"
+    await ensure_topics(kafka, [TopicSpec(topic, partitions)])
+    await produce(kafka, topic, events)
+    raw = await raw_baseline(kafka, topic, events)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    return raw, await webhooks(kafka, topic, run, events, folder)
+
+
+async def events_growth(
+    kafka: KafkaSettings, run: str, base: int, partitions: int, folder: Path
+) -> Growth:
+    """Deliveries/s of a fresh topic of 1x, 2x, 4x `base` events, the raw consumer at each."""
+
+    async def point(events: int) -> Point:
+        raw, hooks = await one_run(kafka, f"{run}-g{events}", events, partitions,
+                                   folder / f"growth-{events}")  # fmt: skip
+        note = f"{hooks['delivered']:.0f} delivered; p99: an attempt's, bucket bound"
+        return Point(hooks["rate"], hooks["p99"] * 1000, raw, errors=int(hooks["missing"]),
+                     note=note)  # fmt: skip
+
+    return await agrow(DELIVERIES, "events/s", "data size", "events", base, point,
+                       "raw aiokafka consumer")  # fmt: skip
+
+
+async def main(events: int, partitions: int, growth: int) -> tuple[list[Figure], list[Growth]]:
+    """Run the baseline and the webhook delivery on one broker (and the growth, unless
+    `growth` is 0); return the figures."""
     folder = Path(tempfile.mkdtemp(prefix="lgsp-webhook-bench-"))
     cluster = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -268,33 +356,36 @@ async def main(events: int, partitions: int) -> None:
         bootstrap = cluster.start()
     kafka = KafkaSettings(bootstrap_servers=bootstrap)
     run = uuid.uuid4().hex[:8]
-    topic = f"bench.webhook-{run}.v1"
+    curves = []
+    print(f"events: {events}, partitions: {partitions}, payload: {len(json.dumps(PAYLOAD))} bytes")
     try:
-        await ensure_topics(kafka, [TopicSpec(topic, partitions)])
-        await produce(kafka, topic, events)
-        raw = await raw_baseline(kafka, topic, events)
-        hooks = await webhooks(kafka, topic, run, events, folder)
+        try:
+            raw, hooks = await one_run(kafka, run, events, partitions, folder)
+            found = [deliveries_figure(raw, hooks, events)]
+        except Exception as exc:
+            found = [invalid(DELIVERIES, "events/s", repr(exc)[:200], TARGET)]
+        if growth:
+            print(f"» growth: fresh topics of {growth} x 1, 2, 4 events")
+            curves.append(await events_growth(kafka, run, growth, partitions, folder))
     finally:
         if cluster is not None:
             cluster.stop()
-    print(f"events: {events}, partitions: {partitions}, payload: {len(json.dumps(PAYLOAD))} bytes")
-    print(f"raw aiokafka consumer:  {raw:10.0f} records/s")
-    print(
-        f"webhook deliveries:     {hooks['rate']:10.0f} events/s  "
-        f"({hooks['delivered']:.0f} delivered; attempt p50 ≤ {hooks['p50'] * 1000:.1f} ms, "
-        f"p99 ≤ {hooks['p99'] * 1000:.1f} ms)"
-    )
-    ratio = hooks["rate"] / raw
-    print(f"ratio webhooks / raw:   {ratio:10.2f}  (target: ≥ 2,000 events/s on one worker)")
+    print(f"logs in {folder}")
+    return found, curves
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--growth-events", type=int, help="growth base (default --events)")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver:
         asyncio.run(serve_receiver(args.receiver))
     else:
-        asyncio.run(main(args.events, args.partitions))
+        base = (args.growth_events or args.events) if args.growth else 0
+        found, curves = asyncio.run(main(args.events, args.partitions, base))
+        sys.exit(finish("share webhooks", found, args.json, curves))

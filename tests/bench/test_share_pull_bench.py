@@ -1,0 +1,100 @@
+"""The share pull bench: its raw consumer has the options of the gateway's pooled readers, a
+failed answer invalidates (the bench exits 1), the growth is saved in the --json output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import share_pull_bench
+from figures import finish
+
+import lgsp_common.kafka
+from lgsp_common.settings import KafkaSettings
+from lgsp_gateway.adapters.reader_pool import TopicFeed
+
+
+class Recorder:
+    """Stands in for AIOKafkaConsumer: keeps the options it was built with."""
+
+    built: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, *topics: str, **options: Any) -> None:
+        Recorder.built.append(options)
+
+
+def test_the_raw_consumer_has_every_option_of_the_gateways_pooled_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Recorder.built = []
+    monkeypatch.setattr(lgsp_common.kafka, "AIOKafkaConsumer", Recorder)
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")
+    TopicFeed(kafka, "t", 2, "lgsp-gateway")._consumer()  # what a pooled reader is built with
+    share_pull_bench.raw_consumer(kafka, "bench-raw")
+    service, raw = Recorder.built
+    assert set(service) == set(raw)
+    for name in service:  # field by field; only the client id differs
+        if name != "client_id":
+            assert raw[name] == service[name], name
+    assert raw["group_id"] is None and raw["fetch_max_wait_ms"] == 100
+
+
+def _fake_gateway(monkeypatch: pytest.MonkeyPatch, state: dict[str, Any]) -> None:
+    """Answer every page with PAGE records (503 once `fail` is set); raw reads at 1000/s."""
+
+    @asynccontextmanager
+    async def reader(url: str, key: str) -> AsyncIterator[Any]:
+        async def fetch(path: str, params: dict[str, Any]) -> tuple[int, bytes]:
+            if state["fail"]:
+                return 503, b'{"title": "unavailable"}'
+            records = [{"id": str(n)} for n in range(share_pull_bench.PAGE)]
+            return 200, json.dumps({"records": records, "next": "c"}).encode()
+
+        yield fetch
+
+    async def raw(kafka: Any, topic: str, count: int, readers: int = 1) -> float:
+        return 1000.0 * readers
+
+    monkeypatch.setattr(share_pull_bench, "_httpx_reader", reader)
+    monkeypatch.setattr(share_pull_bench, "raw_throughput", raw)
+
+
+def test_the_growth_is_saved_per_reader_count_with_the_raw_consumers_at_each(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_gateway(monkeypatch, {"fail": False})
+    growth = share_pull_bench.readers_growth(None, "http://gw", "t", "k", 1000, 1, "httpx")  # type: ignore[arg-type]
+    figure = share_pull_bench.throughput_figure([(600.0, 1000.0), (400.0, 1000.0)])
+    assert figure.ratio == 0.5 and figure.met
+    out = tmp_path / "pull.json"
+    assert finish("share pull", [figure], out, [growth]) == 0
+    (saved,) = json.loads(out.read_text())["growth"]
+    assert saved["valid"] and saved["axis"] == "load" and saved["scale_unit"] == "readers"
+    assert [p["scale"] for p in saved["points"]] == [1, 2, 4]
+    assert [p["baseline"] for p in saved["points"]] == [1000.0, 2000.0, 4000.0]
+    assert all(p["ratio"] and p["p99_ms"] is not None for p in saved["points"])
+
+
+def test_a_failed_answer_invalidates_the_growth_and_the_bench_exits_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_gateway(monkeypatch, {"fail": True})
+    growth = share_pull_bench.readers_growth(None, "http://gw", "t", "k", 1000, 1, "httpx")  # type: ignore[arg-type]
+    assert not growth.valid and "503" in growth.points[0].note
+    out = tmp_path / "pull.json"
+    figure = share_pull_bench.throughput_figure([(600.0, 1000.0)])
+    assert finish("share pull", [figure], out, [growth]) == 1
+    assert json.loads(out.read_text())["growth"][0]["valid"] is False
+
+
+def test_an_event_never_woken_invalidates_the_wake_up_figures() -> None:
+    woke = share_pull_bench.Woken([1.0, 2.0, 30.0], sent=3)
+    tailed = share_pull_bench.Woken([0.5, 1.0, 2.0], sent=3)
+    p50, p99 = share_pull_bench.latency_figures(woke, tailed)
+    assert p50.valid and p99.valid and p99.met and p99.baseline == 2.0
+    _, p99 = share_pull_bench.latency_figures(share_pull_bench.Woken([1.0, 2.0], sent=3), tailed)
+    assert not p99.valid and p99.errors == 1 and p99.met is False
