@@ -2,6 +2,7 @@
 
     uv run python bench/gateway_bench.py [--seconds 15] [--connections 64] [--workers 1]
                                          [--growth-seconds S | --no-growth] [--json PATH]
+                                         [--no-audit-cost]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), registers a source, starts the gateway
 as its own process and drives it with `wrk` (apt-get install wrk) for single events (only 2xx
@@ -12,6 +13,11 @@ idempotent, the same linger, 256 KiB batches, no compression), sending the same 
 the same CloudEvents headers and key at the same concurrency for the same number of seconds:
 per-event round trips at `--connections`, and batches of `--batch-size` from 4 senders, each
 batch awaited whole. Any failed request or record makes its figure invalid and the exit status 1.
+
+The audit's cost: the same gateway is started again with `LGSP_GATEWAY_AUDIT_WAIT=false` (its
+records are still written, the answers do not wait for them; refused beyond loopback) and
+driven the same way; the audited figure over that one must stay >= 0.9 (issue 13: keep the
+gateway within 10% with every 2xx waiting for its audit record).
 
 Growth (`growth.py`), on the load axis: single events/s and p99 at 1x, 2x and 4x
 `--connections` (wrk connections), each factor followed by the raw producer at the same
@@ -90,9 +96,12 @@ async def prepare(kafka: KafkaSettings, run: str) -> tuple[str, str, str]:
     return topic, registry, key
 
 
-def start_gateway(kafka: KafkaSettings, run: str, registry: str, workers: int) -> tuple[Any, str]:
+def start_gateway(
+    kafka: KafkaSettings, run: str, registry: str, workers: int, **extra: str
+) -> tuple[Any, str]:
     """Start the gateway process and wait until it is ready; return (process, base url)."""
     settings = {
+        **extra,
         "LGSP_GATEWAY_REGISTRY_TOPIC": registry,
         "LGSP_GATEWAY_DLQ_TOPIC": f"bench.dlq-{run}",
         "LGSP_GATEWAY_AUDIT_TOPIC": f"bench.audit-{run}",
@@ -256,10 +265,27 @@ async def raw_batches(kafka: KafkaSettings, topic: str, seconds: int, size: int)
 
 
 def figures(
-    single: WrkResult, raw: Sends, batch: Sends, bulk: Sends, connections: int, size: int
+    single: WrkResult,
+    raw: Sends,
+    batch: Sends,
+    bulk: Sends,
+    connections: int,
+    size: int,
+    unwaited: WrkResult | None = None,
 ) -> list[Figure]:
-    """Return the bench's figures, each with its baseline from the same run."""
+    """Return the bench's figures, each with its baseline from the same run; `unwaited` (the
+    same gateway answering without waiting for its audit records) gives the audit's cost."""
+    cost = []
+    if unwaited is not None:
+        cost = [
+            Figure(
+                "audit's cost: single events/s, audit acked vs not awaited", single.rate,
+                "req/s", unwaited.rate, "same gateway, AUDIT_WAIT=false",
+                Target(">=", 0.9, "ratio"), single.errors + unwaited.errors,
+            )
+        ]  # fmt: skip
     return [
+        *cost,
         Figure(
             f"single events/s ({connections} connections)", single.rate, "req/s",
             raw.rate, "raw producer, send_and_wait", Target(">=", 5000),
@@ -297,6 +323,22 @@ def single_growth(
                 "raw producer, send_and_wait")  # fmt: skip
 
 
+def audit_cost(
+    kafka: KafkaSettings, run: str, source: tuple[str, str, str], args: argparse.Namespace
+) -> WrkResult:
+    """Drive single events at a gateway that does not wait for its audit records."""
+    topic, registry, key = source
+    print(f"» the same, answering without waiting for the audit records, {args.seconds}s")
+    gateway, url = start_gateway(
+        kafka, run, registry, args.workers, LGSP_GATEWAY_AUDIT_WAIT="false"
+    )
+    try:
+        return wrk_single(url, topic, key, args.seconds, args.connections)
+    finally:
+        gateway.terminate()
+        gateway.wait(30)
+
+
 def _reasons(*runs: Sends) -> str:
     """Return what failed, e.g. `item 503 x2` (empty when nothing did)."""
     found: Counter[str] = Counter()
@@ -315,6 +357,10 @@ def main() -> None:
     parser.add_argument("--growth-seconds", type=int, help="per growth point (default --seconds)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
+    parser.add_argument(
+        "--audit-cost", action=argparse.BooleanOptionalAction, default=True,
+        help="also run the gateway answering without waiting for its audit records (the cost)",
+    )  # fmt: skip
     args = parser.parse_args()
     cluster = None
     growth: list[Growth] = []
@@ -338,6 +384,7 @@ def main() -> None:
         finally:
             gateway.terminate()
             gateway.wait(30)
+        unwaited = audit_cost(kafka, run, (topic, registry, key), args) if args.audit_cost else None
         print("» raw aiokafka producer (the gateway's options), same payloads, headers, window")
         raw_topic = f"bench.raw-{run}"
         raw = asyncio.run(raw_round_trips(kafka, raw_topic, args.seconds, args.connections))
@@ -345,7 +392,7 @@ def main() -> None:
     finally:
         if cluster:
             cluster.stop()
-    found = figures(single, raw, batch, bulk, args.connections, args.batch_size)
+    found = figures(single, raw, batch, bulk, args.connections, args.batch_size, unwaited)
     sys.exit(finish("gateway", found, args.json, growth))
 
 

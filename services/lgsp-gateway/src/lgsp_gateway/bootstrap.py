@@ -126,7 +126,7 @@ async def bootstrap(
         letters = DeadLetters(
             producer, settings.dlq_topic, parts.metrics.failures, registry_schemas(registry)
         )
-        outcomes = Outcomes(letters, audit, parts.metrics)
+        outcomes = Outcomes(letters, audit, parts.metrics, wait=settings.audit_wait)
         publisher = AckedPublisher(producer, parts.tracer, settings.produce_timeout_s)
         gate = Gatekeeper(settings, directory, limiter=await _limiter(settings, parts, stack))
         if parts.worker_group is not None:  # callback gauges, written for the other workers

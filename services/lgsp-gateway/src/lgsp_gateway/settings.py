@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from lgsp_common.settings import ServiceSettings
+from lgsp_common.settings import ServiceSettings, is_loopback
 
 
 def _instance_id() -> str:
@@ -57,6 +57,12 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="Most calls one audit record covers: the calls answered in one turn of the "
         "event loop share one signed record (1: a record per call).",
+    )
+    audit_wait: bool = Field(
+        default=True,
+        description="Answer a publish only once its audit record is acknowledged. false ONLY to "
+        "measure the audit's cost (bench/gateway_bench.py): the record is still written and "
+        "tracked, the answer does not wait for it. Refused beyond loopback.",
     )
     shutdown_audit_wait_s: float = Field(
         default=15.0,
@@ -121,3 +127,12 @@ class GatewaySettings(ServiceSettings):
     reader_pool_size: int = Field(
         default=2, ge=1, le=32, description="Pooled Kafka readers per topic on this replica."
     )
+
+    @model_validator(mode="after")
+    def _audit_wait_only_on_loopback(self) -> GatewaySettings:
+        if not self.audit_wait and not is_loopback(self.host):
+            raise ValueError(
+                f"LGSP_GATEWAY_AUDIT_WAIT=false is for measuring the audit's cost on loopback "
+                f"only; the gateway would listen on {self.host}: remove the setting"
+            )
+        return self

@@ -120,3 +120,20 @@ async def test_a_503_of_the_broker_does_not_wait_for_its_record(gateway: Gateway
     assert f"ack:{AUDIT}" not in gateway.log  # answered before its record's ack
     [record] = await gateway.audit(1)
     assert (record["result"], record["status_code"]) == ("error", 503)
+
+
+async def test_audit_wait_off_answers_before_the_ack_and_still_writes_the_record() -> None:
+    """`audit_wait=false` (measuring the audit's cost only) answers at the event's ack."""
+    async with started(unit_settings(audit_wait=False)) as gateway:
+        gateway.producer.ack_delay_s[AUDIT] = 5.0
+        answer = await asyncio.wait_for(gateway.publish(), timeout=2.0)
+        assert answer.status_code == 202
+        [record] = [s.json() for s in gateway.producer.on(AUDIT)]
+        assert record["event_ids"] == [answer.json()["id"]]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.5", "gateway.example.vn"])
+def test_audit_wait_off_is_refused_beyond_loopback(host: str) -> None:
+    with pytest.raises(ValueError, match="AUDIT_WAIT=false is for measuring"):
+        unit_settings(audit_wait=False, host=host)
+    assert unit_settings(audit_wait=False, host="127.0.0.1").audit_wait is False

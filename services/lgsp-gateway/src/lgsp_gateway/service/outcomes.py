@@ -45,11 +45,17 @@ class Outcomes:
     """Counts, dead-letters and audits the outcome of each call."""
 
     def __init__(
-        self, dead_letters: DeadLetters, audit: AuditSink, metrics: GatewayMetrics
+        self,
+        dead_letters: DeadLetters,
+        audit: AuditSink,
+        metrics: GatewayMetrics,
+        *,
+        wait: bool = True,
     ) -> None:
         self._dead_letters = dead_letters
         self._audit = audit
         self.metrics = metrics
+        self._wait = wait  # False only to measure the audit's cost (`audit_wait`, loopback)
 
     def accepted(self, caller: Caller, topic: str, events: int = 1) -> None:
         """Count events the broker acknowledged."""
@@ -122,9 +128,11 @@ class Outcomes:
     ) -> None:
         """Append the call to the audit trail (who, what, when, result, which events) and wait
         for Kafka's ack; raise AuditUnavailableError when it does not come."""
-        await self._audit.record(
-            **self._fields(call, caller, result, status, event_ids, action, purpose)
-        )
+        fields = self._fields(call, caller, result, status, event_ids, action, purpose)
+        if not self._wait:
+            self._audit.begin(**fields)
+            return
+        await self._audit.record(**fields)
 
     @staticmethod
     def _fields(
