@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from types import TracebackType
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import (
@@ -41,8 +43,15 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceState
-from opentelemetry.trace.status import Status
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceState,
+)
 from opentelemetry.util.types import Attributes, AttributeValue
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
@@ -284,3 +293,41 @@ def setup_tracing(service_name: str, processor: SpanProcessor | None = None) -> 
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         trace.set_tracer_provider(provider)
     return provider
+
+
+class SpanScope:
+    """`tracer.start_as_current_span(...)` for hot paths: the same span, made current while the
+    block runs, ended after it, an exception recorded and the status set to ERROR; without the
+    generator-based context manager of the API (a few percent of a single-event publish)."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        name: str,
+        *,
+        kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        context: Context | None = None,
+    ) -> None:
+        self._span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        self._token: object = None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if isinstance(exc, Exception) and self._span.is_recording():
+                self._span.record_exception(exc)
+                self._span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        finally:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            self._span.end()

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from lgsp_common.envelope import CloudEvent, to_kafka
+from lgsp_common.telemetry import SpanScope
 from lgsp_gateway.adapters.producer import Producer
 
 
@@ -46,8 +47,9 @@ class AckedPublisher:
             topic, value=record.value, key=record.key, headers=record.headers
         )
 
-    def _span(self, topic: str, **attributes: Any) -> Any:
-        return self._tracer.start_as_current_span(
+    def _span(self, topic: str, **attributes: Any) -> SpanScope:
+        return SpanScope(
+            self._tracer,
             f"{topic} publish",
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "kafka", "messaging.destination.name": topic}
@@ -59,7 +61,8 @@ class AckedPublisher:
         with self._span(topic, **{"messaging.message.id": event.id}):
             try:
                 future = await self._enqueue(topic, event, key)
-                metadata = await asyncio.wait_for(future, self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):  # lighter than wait_for per call
+                    metadata = await future
             except (TimeoutError, KafkaError) as exc:
                 raise BrokerUnavailableError(type(exc).__name__) from exc
         return Placement(partition=metadata.partition, offset=metadata.offset)

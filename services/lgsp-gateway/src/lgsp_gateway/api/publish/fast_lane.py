@@ -20,6 +20,7 @@ from opentelemetry import propagate, trace
 from starlette.types import Receive, Scope, Send
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
+from lgsp_common.telemetry import SpanScope
 from lgsp_gateway.api.records_fast_lane import match_read, serve_read
 from lgsp_gateway.bootstrap import Runtime
 from lgsp_gateway.service.publish_after_ack import PublishAfterAck
@@ -55,7 +56,8 @@ class FastLaneApp(FastAPI):
         started = time.perf_counter()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
-        with tracer.start_as_current_span(
+        with SpanScope(
+            tracer,
             f"POST {ROUTE}",
             context=propagate.extract(headers),
             kind=trace.SpanKind.SERVER,
