@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
+
+TRIED = Path(__file__).resolve().parent / "TRIED.md"
 
 HEADER = """# Benchmark results
 
@@ -96,8 +100,50 @@ def growth_rows(bench: dict[str, Any]) -> list[str]:
     return rows
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """Return RESULTS.md for a results document."""
+GAPS_HEADER = """
+## Targets not met, and what was tried
+
+Each figure below missed its target in this run. After the table, per bench, what was profiled
+and tried, with the figures it moved, and what stands in the way (from `bench/TRIED.md`, written
+by hand; the figures above are this run's).
+"""
+
+
+def tried_notes(text: str) -> dict[str, str]:
+    """Return the sections of TRIED.md by bench name (`## gateway` ... up to the next `## `)."""
+    found: dict[str, str] = {}
+    for block in re.split(r"^## ", text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        found[name.strip()] = body.strip()
+    return found
+
+
+def gap_lines(results: dict[str, Any], notes: dict[str, str]) -> list[str]:
+    """Return the section naming every figure that missed its target, then the notes."""
+    missed = [
+        (bench, figure)
+        for bench in results["benches"]
+        for figure in bench["figures"]
+        if figure.get("met") is False
+    ]
+    if not missed:
+        return []
+    lines = [GAPS_HEADER, "| bench | figure | value | target | ratio |", "|---|---|---|---|---|"]
+    for bench, figure in missed:
+        ratio = f"{figure['ratio']:.2f}" if figure.get("ratio") is not None else "-"
+        lines.append(
+            f"| {bench['name']} | {figure['name']} | {_number(figure['value'])} "
+            f"{figure['unit']} | {figure['target']} | {ratio} |"
+        )
+    for name in dict.fromkeys(bench["name"] for bench, _ in missed):
+        lines += ["", f"### {name}", "", notes.get(name, "_Nothing recorded in bench/TRIED.md._")]
+    return lines
+
+
+def markdown(results: dict[str, Any], notes: dict[str, str] | None = None) -> str:
+    """Return RESULTS.md for a results document (`notes`: TRIED.md's sections, read if None)."""
+    if notes is None:
+        notes = tried_notes(TRIED.read_text(encoding="utf-8")) if TRIED.exists() else {}
     info = results["machine"]
     cores = int(info["cores"] or 1)
     lines = [HEADER.format(cores=cores)]
@@ -126,6 +172,7 @@ def markdown(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|",
             *growth,
         ]
+    lines += gap_lines(results, notes)
     lines += ["", "| bench | exit | seconds | load before | load after |", "|---|---|---|---|---|"]
     for bench in results["benches"]:
         lines.append(

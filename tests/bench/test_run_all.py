@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import run_all
-from results_table import markdown
+from results_table import markdown, tried_notes
 
 
 def test_every_bench_writes_its_figures_as_json() -> None:
@@ -113,3 +113,27 @@ def test_a_quick_run_writes_results_json_and_the_table(tmp_path: Path) -> None:
     (bench,) = results["benches"]
     assert bench["figures"][0]["valid"] and bench["load_before"] and bench["load_after"]
     assert "audit verify" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_every_missed_target_is_listed_with_what_was_tried() -> None:
+    figure = {"name": "single events/s", "value": 2100.0, "unit": "req/s", "baseline": 8000.0,
+              "baseline_name": "raw", "ratio": 0.26, "target": ">= 5000", "met": False,
+              "valid": True, "errors": 0, "note": ""}  # fmt: skip
+    met = figure | {"name": "batch", "met": True}
+    results = {
+        "machine": {"cpu_model": "cpu", "cores": 2, "platform": "p", "python": "3.11",
+                    "aiokafka": "0.14", "kafka": "4.1", "commit": "abc", "date": "d"},
+        "quick": False, "load_average": {"before": [1.0], "after": [1.0]},
+        "benches": [{"name": "gateway", "status": 0, "seconds": 3.0, "load_before": [1.0],
+                     "load_after": [2.0], "error": "", "figures": [figure, met]},
+                    {"name": "other", "status": 0, "seconds": 1.0, "load_before": [1.0],
+                     "load_after": [1.0], "error": "", "figures": [figure]}],
+    }  # fmt: skip
+    notes = tried_notes("# Tried\n\n## gateway\n\nProfiled with py-spy: grouped audit.\n")
+    table = markdown(results, notes)
+    gaps = table[table.index("## Targets not met") :]
+    assert "| gateway | single events/s | 2,100 req/s | >= 5000 | 0.26 |" in gaps
+    assert "| gateway | batch |" not in gaps
+    assert "### gateway\n\nProfiled with py-spy: grouped audit." in gaps
+    assert "### other\n\n_Nothing recorded in bench/TRIED.md._" in gaps
+    assert "## Targets not met" not in markdown(results | {"benches": []}, notes)
