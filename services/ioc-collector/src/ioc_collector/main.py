@@ -15,10 +15,10 @@ from ioc_collector.adapters.lag import LagProbe
 from ioc_collector.api import counts, dashboard, health, kpis, live, login, reports
 from ioc_collector.api.viewer_auth import require_viewer
 from ioc_collector.bootstrap import Parts, ProvisionTopics, bootstrap
-from ioc_collector.gc_tuning import tune_gc
 from ioc_collector.metrics import CollectorMetrics
 from ioc_collector.settings import SERVICE, CollectorSettings
 from lgsp_common.entrypoint import ServiceEntrypoint
+from lgsp_common.gc_tuning import tune_gc
 from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.registry_copy import RegistryCopy

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import CollectorRegistry
 
 from lgsp_common.entrypoint import ServiceEntrypoint
+from lgsp_common.gc_tuning import tune_gc
 from lgsp_common.http import create_service_app
 from lgsp_common.kafka import KafkaProbe
 from lgsp_common.telemetry import setup_tracing
@@ -84,6 +85,8 @@ def create_app(
     return app
 
 
-entrypoint = ServiceEntrypoint(SERVICE, AdapterSettings, create_app, f"{__name__}:app_factory")
+entrypoint = ServiceEntrypoint(
+    SERVICE, AdapterSettings, create_app, f"{__name__}:app_factory", prepare=tune_gc
+)
 app_factory = entrypoint.app_factory
 run = entrypoint.run
