@@ -1,7 +1,9 @@
-"""Population adapter: verifications/s and p99, cold and warm cache, against the upstream alone.
+"""Population adapter: verifications/s and p99, cold and warm cache, against the upstream alone;
+and the department's path, through the gateway (connect once), against the adapter alone.
 
     uv run python bench/population_bench.py [--count 100000] [--generate 1000000]
         [--seconds 10] [--connections 32] [--latency-ms 0] [--growth-seconds S | --no-growth]
+        [--no-through-gateway]
 
 Measures, on this machine:
 1. the time to generate `--generate` synthetic citizens (the generator alone, then generator +
@@ -9,7 +11,17 @@ Measures, on this machine:
 2. the baseline: POST /citizens/verify straight to the simulated upstream process;
 3. the adapter process (gateway token, registry consumer check, audit record and verification
    event acknowledged by Kafka on every call) with a cold cache (every id read from the
-   upstream) and a warm cache (the same ids again).
+   upstream) and a warm cache (the same ids again);
+4. through the gateway (`--through-gateway`, the default; one more window of `--seconds`):
+   the gateway started as its own process (`gateway_process.py`) with its own registry topic
+   (the bench consumer, approved for the population resource with its purpose, and its API key),
+   audit and DLQ topics named per run, rate limits too high to refuse, and the adapter's URL and
+   shared token; wrk posts the warm run's bodies (the same file, so the adapter's cache holds
+   every id) to `POST /v1/population/verify` with the consumer's key, at the same connections.
+   Each call is authenticated by the gateway, relayed to the adapter (which audits it on its own
+   chain) and audited by the gateway, whose answer waits for its audit record. Its
+   verifications/s is compared with the adapter's warm figure of the same run (target
+   >= 3,000/s, p99 < 20 ms); a gateway that does not start gives invalid figures.
 Load comes from `wrk` (apt-get install wrk; only 2xx answers count, see `wrk_load.py`), each
 request a distinct id in the baseline and the cold run (a run that would repeat an id is
 invalid), and each scenario reads its own citizens (the cold run finds no upstream page warmed
@@ -34,20 +46,23 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from figures import Figure, Target, finish
+from figures import Figure, Target, finish, invalid
+from gateway_process import start_gateway_process
 from growth import Growth, Point, grow
 from wrk_load import run_wrk
 
+from lgsp_common.api_keys import hash_api_key
 from lgsp_common.settings import KafkaSettings
 from lgsp_common.topics import TopicSpec, ensure_topics
 from lgsp_devkit.kafka_local import LocalKafka, free_port
-from lgsp_devkit.testing import publish_registry_changes
+from lgsp_devkit.testing import new_api_key, publish_registry_changes
 from lgsp_simulators.national_population.generator import generate_citizens
 from lgsp_simulators.national_population.process import UpstreamProcess
 from lgsp_simulators.national_population.store import build_database
@@ -58,6 +73,10 @@ SEED = 6
 TOKEN = "bench-gateway-token"  # noqa: S105 - a local, throw-away shared secret
 PURPOSE = "health_insurance_check"
 HOT = 1000  # citizens of the warm-cache run, each verified once through the adapter first
+CONSUMER = "bench"
+THROUGH_RATE = "through the gateway, warm cache verifications/s"
+THROUGH_P99 = "through the gateway p99"
+THROUGH_RATE_TARGET, THROUGH_P99_TARGET = Target(">=", 3000), Target("<", 20)
 
 
 @dataclass
@@ -70,13 +89,15 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    note: str = ""  # why nothing was measured (e.g. the gateway did not start)
 
     def line(self, baseline: Result | None) -> str:
         """Format one table row."""
-        ratio = f"{self.rate / baseline.rate:6.2f}x" if baseline else "   base"
+        ratio = f"{self.rate / baseline.rate:6.2f}x" if baseline and baseline.rate else "   base"
         return (
-            f"{self.name:<28}{self.rate:>9,.0f}/s {ratio}  p50 {self.p50_ms:7.2f} ms"
+            f"{self.name:<32}{self.rate:>9,.0f}/s {ratio}  p50 {self.p50_ms:7.2f} ms"
             f"  p99 {self.p99_ms:7.2f} ms  requests {self.requests:,}  errors {self.errors}"
+            + (f"  ({self.note})" if self.note else "")
         )
 
 
@@ -93,34 +114,54 @@ def time_generation(count: int, folder: Path) -> tuple[float, float]:
 
 # Each wrk thread walks its own stride of the bodies file; `wrk_load.COUNTING` (appended by
 # run_wrk) numbers the threads and counts 2xx answers apart from the others.
-WRK_SCRIPT = """
-function init(args)
-  bodies = {}
-  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
-  stride, i = tonumber(args[2]), tid
-  headers = {["Content-Type"] = "application/json", ["X-LGSP-Gateway-Token"] = args[3],
-             ["X-LGSP-Consumer"] = "bench", ["X-LGSP-Purpose"] = args[4]}
-end
+WRK_REQUEST = """
 function request()
   local body = bodies[(i % #bodies) + 1]
   i = i + stride
   return wrk.format("POST", nil, headers, body)
 end
 """
+WRK_INIT = """
+function init(args)
+  bodies = {}
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  stride, i = tonumber(args[2]), tid
+  headers = {["Content-Type"] = "application/json", %s}
+end
+"""
+# The adapter's call as the gateway makes it: shared token, consumer and purpose.
+ADAPTER_HEADERS = (
+    '["X-LGSP-Gateway-Token"] = args[3], ["X-LGSP-Consumer"] = "bench", '
+    '["X-LGSP-Purpose"] = args[4]'
+)
+WRK_SCRIPT = WRK_INIT % ADAPTER_HEADERS + WRK_REQUEST
+# A department's call through the gateway: its consumer key. The gateway takes the consumer's
+# purpose from the registry (and sends it on to the adapter); the purpose header is sent as a
+# department's client would, the gateway does not read it.
+GATEWAY_WRK_SCRIPT = (
+    WRK_INIT % '["X-API-Key"] = args[3], ["X-LGSP-Purpose"] = args[4]' + WRK_REQUEST
+)
 
 
 def wrk(
-    name: str, url: str, bodies: Path, seconds: int, connections: int, distinct: bool
+    name: str,
+    url: str,
+    bodies: Path,
+    seconds: int,
+    connections: int,
+    distinct: bool,
+    key: str | None = None,
 ) -> Result:
     """Drive POSTs of the bodies file at a URL with wrk (2 threads); return the figures.
 
     With `distinct`, every request must carry an id not sent before: a run that would wrap
-    around the file is an error (the figure is invalid), never a silent cache hit.
+    around the file is an error (the figure is invalid), never a silent cache hit. With `key`
+    (a consumer's API key) the requests are the gateway's (X-API-Key), else the adapter's
+    (the gateway's shared token and consumer headers).
     """
     threads = min(2, connections)
-    found = run_wrk(
-        url, WRK_SCRIPT, seconds, connections, [str(bodies), str(threads), TOKEN, PURPOSE]
-    )
+    script, secret = (GATEWAY_WRK_SCRIPT, key) if key else (WRK_SCRIPT, TOKEN)
+    found = run_wrk(url, script, seconds, connections, [str(bodies), str(threads), secret, PURPOSE])
     lines = sum(1 for _ in bodies.open(encoding="utf-8"))
     wrapped = max(0, found.requests - lines) if distinct else 0
     return Result(name, found.ok, found.rate, found.p50_ms, found.p99_ms, found.errors + wrapped)
@@ -146,23 +187,80 @@ async def prepare_kafka(kafka: KafkaSettings, run: str) -> dict[str, str]:
     compact = {"cleanup.policy": "compact"}
     specs.append(TopicSpec(f"bench.audit-{run}.checkpoints", 1, config=compact))
     await ensure_topics(kafka, specs)
+    await publish_registry_changes(kafka, topics["REGISTRY_TOPIC"], consumer_changes())
+    return {f"POPULATION_ADAPTER_{key}": value for key, value in topics.items()}
+
+
+def consumer_changes() -> list[tuple[str, str, dict[str, Any]]]:
+    """Return the registry changes of the bench consumer, approved for population reads."""
     consumer = {
-        "id": "bench",
+        "id": CONSUMER,
         "organisation_id": "org-bench",
         "topic": "population.citizen.v1",
         "purpose": PURPOSE,
         "fields": ["/full_name", "/date_of_birth"],
         "status": "approved",
     }
-    await publish_registry_changes(
+    return [
+        ("organisation", "org-bench", {"id": "org-bench", "code": "000.00.17.H03"}),
+        ("consumer", CONSUMER, consumer),
+    ]
+
+
+async def prepare_gateway(
+    kafka: KafkaSettings, run: str, adapter: str
+) -> tuple[dict[str, str], str]:
+    """Create the gateway's own topics (registry with the consumer and its key, audit, DLQ);
+    return its LGSP_GATEWAY_* settings, fronting `adapter` with the bench's token, and the key."""
+    registry, audit = f"bench.gw-registry-{run}", f"bench.gw-audit-{run}"
+    compact = {"cleanup.policy": "compact"}
+    await ensure_topics(
         kafka,
-        topics["REGISTRY_TOPIC"],
         [
-            ("organisation", "org-bench", {"id": "org-bench", "code": "000.00.17.H03"}),
-            ("consumer", "bench", consumer),
+            TopicSpec(registry, 1, config=compact),
+            TopicSpec(f"bench.gw-dlq-{run}", 3),
+            TopicSpec(audit, 3),
+            TopicSpec(f"{audit}.checkpoints", 1, config=compact),
         ],
     )
-    return {f"POPULATION_ADAPTER_{key}": value for key, value in topics.items()}
+    key_id, key = new_api_key()
+    api_key = {"id": key_id, "consumer_id": CONSUMER, "key_hash": hash_api_key(key)}
+    await publish_registry_changes(
+        kafka, registry, [*consumer_changes(), ("api_key", key_id, api_key)]
+    )
+    settings = {
+        "LGSP_GATEWAY_REGISTRY_TOPIC": registry,
+        "LGSP_GATEWAY_DLQ_TOPIC": f"bench.gw-dlq-{run}",
+        "LGSP_GATEWAY_AUDIT_TOPIC": audit,
+        "LGSP_GATEWAY_RATE_LIMIT_PER_SOURCE": "1000000",
+        "LGSP_GATEWAY_RATE_LIMIT_BURST": "1000000",
+        "LGSP_GATEWAY_POPULATION_ADAPTER_URL": adapter,
+        "LGSP_GATEWAY_POPULATION_ADAPTER_TOKEN": TOKEN,
+    }
+    return settings, key
+
+
+def through_gateway(
+    kafka: KafkaSettings, settings: dict[str, str], key: str, seconds: int, connections: int
+) -> Callable[[Path], Result]:
+    """Return the gateway window: start the gateway, drive wrk at its verify route with the
+    bodies given (the warm run's), stop it. A gateway that does not start gives an invalid
+    result (errors=1, the reason in its note), not a crash of the whole bench."""
+
+    def window(bodies: Path) -> Result:
+        name = "through the gateway, warm"
+        try:
+            process, url = start_gateway_process(kafka, settings)
+        except RuntimeError as exc:
+            return Result(name, 0, 0.0, 0.0, 0.0, 1, note=f"gateway: {exc}")
+        try:
+            return wrk(name, f"{url}/v1/population/verify", bodies, seconds, connections,
+                       distinct=False, key=key)  # fmt: skip
+        finally:
+            process.terminate()
+            process.wait(30)
+
+    return window
 
 
 def start_adapter(bootstrap: str, upstream_url: str, env: dict[str, str], log: Path) -> Any:
@@ -205,20 +303,27 @@ def bodies_file(folder: Path, name: str, citizens: list[Citizen]) -> Path:
 
 
 def measure(
-    upstream: str, adapter: str, citizens: list[Citizen], seconds: int, connections: int
+    upstream: str,
+    adapter: str,
+    citizens: list[Citizen],
+    seconds: int,
+    connections: int,
+    through: Callable[[Path], Result] | None = None,
 ) -> list[Result]:
     """Run the baseline, the cold and the warm scenarios on disjoint ids; return the results.
 
     The baseline, the cold run and the warm run each read their own citizens, so the cold run
     finds neither the adapter's cache nor the upstream's pages warmed by an earlier run; the
     warm run's ids are fetched once through the adapter first (its cache then holds them).
+    `through` (the gateway window) runs last, on the warm run's bodies file; its result is
+    appended.
     """
     folder = Path(tempfile.mkdtemp(prefix="population-wrk-"))
     hot, rest = citizens[:HOT], citizens[HOT:]
     base_ids, cold_ids = rest[: len(rest) // 2], rest[len(rest) // 2 :]
     hot_bodies = bodies_file(folder, "hot", hot)
     asyncio.run(warm_up(f"{adapter}/v1/verify", hot, connections))
-    return [
+    results = [
         wrk("upstream alone (baseline)", f"{upstream}/citizens/verify",
             bodies_file(folder, "base", base_ids), seconds, connections, distinct=True),
         wrk("adapter, cold cache", f"{adapter}/v1/verify",
@@ -226,6 +331,9 @@ def measure(
         wrk("adapter, warm cache", f"{adapter}/v1/verify", hot_bodies, seconds, connections,
             distinct=False),
     ]  # fmt: skip
+    if through is not None:
+        results.append(through(hot_bodies))
+    return results
 
 
 def warm_growth(
@@ -267,8 +375,9 @@ async def warm_up(url: str, citizens: list[Citizen], connections: int) -> None:
 
 
 def population_figures(results: list[Result]) -> list[Figure]:
-    """Return the figures: cold against the upstream alone, warm with its absolute targets."""
-    base, cold, warm = results
+    """Return the figures: cold against the upstream alone, warm with its absolute targets, and
+    (a fourth result) through the gateway against the adapter's warm figure."""
+    base, cold, warm, *through = results
     return [
         Figure("upstream alone verifications/s", base.rate, "req/s", errors=base.errors,
                note=f"p99 {base.p99_ms:.1f} ms"),
@@ -280,6 +389,20 @@ def population_figures(results: list[Result]) -> list[Figure]:
                "upstream alone", Target(">=", 5000), warm.errors),
         Figure("adapter warm cache p99", warm.p99_ms, "ms", base.p99_ms, "upstream alone",
                Target("<", 10), warm.errors),
+        *(gateway_figures(warm, through[0]) if through else []),
+    ]  # fmt: skip
+
+
+def gateway_figures(warm: Result, through: Result) -> list[Figure]:
+    """Return the gateway path's figures; the adapter's warm run (same ids, run) is the baseline."""
+    if through.note:
+        return [invalid(THROUGH_RATE, "req/s", through.note, THROUGH_RATE_TARGET),
+                invalid(THROUGH_P99, "ms", through.note, THROUGH_P99_TARGET)]  # fmt: skip
+    return [
+        Figure(THROUGH_RATE, through.rate, "req/s", warm.rate, "adapter warm cache",
+               THROUGH_RATE_TARGET, through.errors + warm.errors),
+        Figure(THROUGH_P99, through.p99_ms, "ms", warm.p99_ms, "adapter warm cache",
+               THROUGH_P99_TARGET, through.errors),
     ]  # fmt: skip
 
 
@@ -315,14 +438,19 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[Growth]]:
     with ExitStack() as stack:
         bootstrap = kafka_bootstrap(stack, folder)
         kafka = KafkaSettings(bootstrap_servers=bootstrap)
-        env = asyncio.run(prepare_kafka(kafka, uuid.uuid4().hex[:8]))
+        run_id = uuid.uuid4().hex[:8]
+        env = asyncio.run(prepare_kafka(kafka, run_id))
         quiet = {"POPULATION_UPSTREAM_LOG_LEVEL": "WARNING"}
         upstream = stack.enter_context(UpstreamProcess(db, folder / "upstream.log", env=quiet))
         if args.latency_ms:
             upstream.set_faults(latency_ms=args.latency_ms)
         process, adapter = start_adapter(bootstrap, upstream.url, env, folder / "adapter.log")
         stack.callback(lambda: (process.terminate(), process.wait(15)))
-        results = measure(upstream.url, adapter, citizens, args.seconds, args.connections)
+        through = None
+        if args.through_gateway:
+            settings, key = asyncio.run(prepare_gateway(kafka, run_id, adapter))
+            through = through_gateway(kafka, settings, key, args.seconds, args.connections)
+        results = measure(upstream.url, adapter, citizens, args.seconds, args.connections, through)
         seconds = args.growth_seconds or args.seconds
         growth = (
             [warm_growth(upstream.url, adapter, citizens, seconds, args.connections)]
@@ -333,8 +461,10 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[Growth]]:
         f"Verifications (wrk, {args.connections} connections, {args.seconds:g} s each, "
         f"upstream latency {args.latency_ms:g} ms):"
     )
-    for result in results:
+    for result in results[:3]:
         print("  " + result.line(None if result is results[0] else results[0]))
+    for result in results[3:]:
+        print("  " + result.line(results[2]) + "  [ratio: to the adapter, warm cache]")
     print(f"  (logs in {folder})")
     return population_figures(results), growth
 
@@ -349,6 +479,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="upstream latency to inject")
     parser.add_argument("--growth-seconds", type=int, help="per growth point (default --seconds)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--through-gateway", action=argparse.BooleanOptionalAction, default=True,
+        help="also verify the warm ids through the gateway (one more window of --seconds)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
     args = parser.parse_args()
     figures, growth = run(args)
