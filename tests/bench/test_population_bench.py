@@ -11,6 +11,7 @@ import population_bench
 import pytest
 from wrk_load import WrkResult
 
+from lgsp_common.settings import KafkaSettings
 from lgsp_simulators.national_population.generator import generate_citizens
 
 
@@ -148,3 +149,62 @@ def test_any_error_on_the_gateway_path_invalidates_its_figures() -> None:
 def test_without_the_gateway_window_there_are_no_gateway_figures() -> None:
     names = [f.name for f in population_bench.population_figures(_results(0, None)[:3])]
     assert population_bench.THROUGH_RATE not in names and len(names) == 5
+
+
+class _Process:
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def terminate(self) -> None:
+        self.stopped = True
+
+    def wait(self, _: float) -> int:
+        return 0
+
+
+def test_the_gateway_window_primes_then_drives_wrk_and_always_stops_the_gateway(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bodies = tmp_path / "hot.jsonl"
+    bodies.write_text('{"cccd": "1"}\n' * 500)
+    process, posted, driven = _Process(), [], []
+    settings = {"LGSP_GATEWAY_POPULATION_ADAPTER_TOKEN": population_bench.TOKEN}
+
+    def start(_: Any, given: dict[str, str]) -> Any:
+        assert given is settings
+        return process, "http://gw"
+
+    async def post_each(url: str, primed: list[Any], connections: int, headers: Any) -> None:
+        posted.append((url, len(primed), headers))
+
+    def wrk(name: str, url: str, path: Path, *args: Any, **options: Any) -> Any:
+        driven.append((url, path, args, options))
+        return population_bench.Result(name, 10, 5.0, 1.0, 2.0, 0)
+
+    monkeypatch.setattr(population_bench, "start_gateway_process", start)
+    monkeypatch.setattr(population_bench, "post_each", post_each)
+    monkeypatch.setattr(population_bench, "wrk", wrk)
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    window = population_bench.through_gateway(kafka, settings, "lgsp_k_s", 3, 8)
+    assert window(bodies).errors == 0 and process.stopped
+    url, primed, headers = posted[0]
+    assert url == "http://gw/v1/population/verify" and primed == 4 * 8
+    assert headers["X-API-Key"] == "lgsp_k_s"
+    assert driven == [(url, bodies, (3, 8), {"distinct": False, "key": "lgsp_k_s"})]
+
+    async def refused(*_: Any) -> None:
+        raise RuntimeError("warm-up answered 503: audit_unavailable")
+
+    process = _Process()
+    monkeypatch.setattr(population_bench, "post_each", refused)
+    failed = window(bodies)
+    assert failed.errors == 1 and "503" in failed.note and process.stopped
+
+    def down(*_: Any) -> Any:
+        raise RuntimeError("gateway did not become ready")
+
+    monkeypatch.setattr(population_bench, "start_gateway_process", down)
+    failed = window(bodies)
+    assert failed.errors == 1 and "did not become ready" in failed.note
+    *_, rate, p99 = population_bench.population_figures(_results(0, failed))
+    assert not rate.valid and not p99.valid
