@@ -10,10 +10,10 @@ from gateway_fakes import POPULATION, Gateway
 QUERY = {"cccd": "001099012345", "full_name": "Nguyễn Văn A"}
 
 
-@pytest.fixture
-def fast_lane() -> bool:
-    """Reads never take the fast lane; one gateway flavour is enough."""
-    return True
+@pytest.fixture(params=[True, False], ids=["fast-lane", "fastapi-route"])
+def fast_lane(request: pytest.FixtureRequest) -> bool:
+    """Reads take the fast lane by default; the FastAPI route must answer alike."""
+    return bool(request.param)
 
 
 async def read(gateway: Gateway, operation: str, key: str | None) -> httpx.Response:

@@ -3,7 +3,9 @@
 FastAPI's dependency injection, routing and middleware cost more per request than all of the
 gateway's own checks (profiled: about a third of the CPU of a single-event publish).
 `FastLaneApp` answers `POST /v1/topics/{topic}/events` itself, calling the same
-`PublishAfterAck.publish` as the documented FastAPI route in `routes.py` beside this module, and
+`PublishAfterAck.publish` as the documented FastAPI route in `routes.py` beside this module
+(likewise the population reads, `POST /v1/population/verify|lookup`, through the same
+`PopulationReads.relay` and freshness check as `api/population.py`), and
 hands every other request to FastAPI. Behaviour is identical: the integration tests run against
 both paths (setting `LGSP_GATEWAY_FAST_LANE`).
 """
@@ -15,19 +17,22 @@ import re
 import time
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from opentelemetry import propagate, trace
 from starlette.types import Receive, Scope, Send
 
 from lgsp_common.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
 from lgsp_common.telemetry import SpanScope
+from lgsp_gateway.api.deps import fresh_runtime
 from lgsp_gateway.api.records_fast_lane import match_read, serve_read
 from lgsp_gateway.bootstrap import Runtime
+from lgsp_gateway.service.population_reads import READ_BODY_LIMIT
 from lgsp_gateway.service.publish_after_ack import PublishAfterAck
 
 log = logging.getLogger(__name__)
 ROUTE = "/v1/topics/{topic}/events"
 _PATH = re.compile(r"^/v1/topics/([A-Za-z0-9._-]{1,249})/events$")
+_POPULATION = re.compile(r"^/v1/population/(verify|lookup)$")
 
 
 class FastLaneApp(FastAPI):
@@ -43,6 +48,10 @@ class FastLaneApp(FastAPI):
                 found = _PATH.match(scope["path"])
                 if found:
                     await self._publish(runtime.publish, found.group(1), scope, receive, send)
+                    return
+                found = _POPULATION.match(scope["path"])
+                if found:
+                    await self._population(runtime, found.group(1), scope, receive, send)
                     return
             elif scope["method"] == "GET" and (read := match_read(scope)) is not None:
                 tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
@@ -67,6 +76,45 @@ class FastLaneApp(FastAPI):
             span.set_attribute("http.response.status_code", status)
         await _send(send, status, body, extra)
         self.state.http_latency.labels("POST", ROUTE, str(status)).observe(
+            time.perf_counter() - started
+        )
+
+    async def _population(
+        self, runtime: Runtime, operation: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Relay a population read as `api/population.py`'s route does (same freshness check,
+        answers, span and latency metric), without FastAPI's routing."""
+        started = time.perf_counter()
+        route = f"/v1/population/{operation}"
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
+        with SpanScope(
+            tracer,
+            f"POST {route}",
+            context=propagate.extract(headers),
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": "POST", "http.route": route},
+        ) as span:
+            try:
+                await fresh_runtime(Request({**scope, "app": self}), runtime)
+                body = await _read(receive, READ_BODY_LIMIT)
+                relayed = await runtime.reads.relay(operation, headers, body)
+                answer = (
+                    relayed.status,
+                    relayed.body,
+                    [(b"content-type", relayed.content_type.encode("latin-1"))],
+                )
+            except ProblemError as problem:
+                answer = _problem(
+                    problem.problem.model_copy(update={"instance": scope["path"]}), problem.headers
+                )
+            except Exception:
+                log.exception("unhandled error on the population fast lane")
+                failure = Problem(title="Internal error", status=500, detail="It was logged.")
+                answer = _problem(failure.model_copy(update={"instance": scope["path"]}), {})
+            span.set_attribute("http.response.status_code", answer[0])
+        await _send(send, *answer)
+        self.state.http_latency.labels("POST", route, str(answer[0])).observe(
             time.perf_counter() - started
         )
 
