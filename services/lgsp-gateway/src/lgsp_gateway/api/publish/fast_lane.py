@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 from fastapi import FastAPI, Request
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 ROUTE = "/v1/topics/{topic}/events"
 _PATH = re.compile(r"^/v1/topics/([A-Za-z0-9._-]{1,249})/events$")
 _POPULATION = re.compile(r"^/v1/population/(verify|lookup)$")
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
 class FastLaneApp(FastAPI):
@@ -62,30 +64,43 @@ class FastLaneApp(FastAPI):
     async def _publish(
         self, publish: PublishAfterAck, topic: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        started = time.perf_counter()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
-        with SpanScope(
-            tracer,
-            f"POST {ROUTE}",
-            context=propagate.extract(headers),
-            kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": "POST", "http.route": ROUTE},
-        ) as span:
-            status, body, extra = await _answer(publish, topic, headers, receive, scope["path"])
-            span.set_attribute("http.response.status_code", status)
-        await _send(send, status, body, extra)
-        self.state.http_latency.labels("POST", ROUTE, str(status)).observe(
-            time.perf_counter() - started
-        )
+        async def handle(headers: dict[str, str]) -> Answer:
+            return await _answer(publish, topic, headers, receive, scope["path"])
+
+        await self._serve_post(ROUTE, scope, send, handle)
 
     async def _population(
         self, runtime: Runtime, operation: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Relay a population read as `api/population.py`'s route does (same freshness check,
         answers, span and latency metric), without FastAPI's routing."""
+
+        async def handle(headers: dict[str, str]) -> Answer:
+            try:
+                await fresh_runtime(Request({**scope, "app": self}), runtime)
+                body = await _read(receive, READ_BODY_LIMIT)
+                relayed = await runtime.reads.relay(operation, headers, body)
+            except ProblemError as problem:
+                instance = {"instance": scope["path"]}
+                return _problem(problem.problem.model_copy(update=instance), problem.headers)
+            except Exception:
+                log.exception("unhandled error on the population fast lane")
+                failure = Problem(title="Internal error", status=500, detail="It was logged.")
+                return _problem(failure.model_copy(update={"instance": scope["path"]}), {})
+            content_type = relayed.content_type.encode("latin-1")
+            return relayed.status, relayed.body, [(b"content-type", content_type)]
+
+        await self._serve_post(f"/v1/population/{operation}", scope, send, handle)
+
+    async def _serve_post(
+        self,
+        route: str,
+        scope: Scope,
+        send: Send,
+        handle: Callable[[dict[str, str]], Awaitable[Answer]],
+    ) -> None:
+        """Answer one POST on a fast lane: server span and latency metric as the routes'."""
         started = time.perf_counter()
-        route = f"/v1/population/{operation}"
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         tracer = self.fast_lane_tracer or trace.get_tracer(__name__)
         with SpanScope(
@@ -95,26 +110,10 @@ class FastLaneApp(FastAPI):
             kind=trace.SpanKind.SERVER,
             attributes={"http.request.method": "POST", "http.route": route},
         ) as span:
-            try:
-                await fresh_runtime(Request({**scope, "app": self}), runtime)
-                body = await _read(receive, READ_BODY_LIMIT)
-                relayed = await runtime.reads.relay(operation, headers, body)
-                answer = (
-                    relayed.status,
-                    relayed.body,
-                    [(b"content-type", relayed.content_type.encode("latin-1"))],
-                )
-            except ProblemError as problem:
-                answer = _problem(
-                    problem.problem.model_copy(update={"instance": scope["path"]}), problem.headers
-                )
-            except Exception:
-                log.exception("unhandled error on the population fast lane")
-                failure = Problem(title="Internal error", status=500, detail="It was logged.")
-                answer = _problem(failure.model_copy(update={"instance": scope["path"]}), {})
-            span.set_attribute("http.response.status_code", answer[0])
-        await _send(send, *answer)
-        self.state.http_latency.labels("POST", route, str(answer[0])).observe(
+            status, body, extra = await handle(headers)
+            span.set_attribute("http.response.status_code", status)
+        await _send(send, status, body, extra)
+        self.state.http_latency.labels("POST", route, str(status)).observe(
             time.perf_counter() - started
         )
 
@@ -134,7 +133,7 @@ async def _read(receive: Receive, limit: int) -> bytes:
 
 async def _answer(
     publish: PublishAfterAck, topic: str, headers: dict[str, str], receive: Receive, path: str
-) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+) -> Answer:
     try:
         body = await _read(receive, publish.settings.max_body_bytes)
         accepted = await publish.publish(topic, headers, body)
@@ -153,9 +152,7 @@ async def _answer(
     return 202, orjson.dumps(payload), [(b"content-type", b"application/json")]
 
 
-def _problem(
-    problem: Problem, headers: dict[str, str]
-) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+def _problem(problem: Problem, headers: dict[str, str]) -> Answer:
     body = orjson.dumps(problem.model_dump(exclude_none=True))
     extra = [(b"content-type", PROBLEM_MEDIA_TYPE.encode())]
     extra += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
