@@ -132,10 +132,7 @@ async def bootstrap(
         gate = Gatekeeper(settings, directory, limiter=await _limiter(settings, parts, stack))
         if parts.worker_group is not None:  # callback gauges, written for the other workers
             await stack.enter_async_context(parts.metrics.sample_gauges())
-        # httpx's API over aiohttp's pool (httpx-aiohttp): lighter per relayed read.
-        client = population_client or HttpxAiohttpClient(
-            base_url=settings.population_adapter_url, timeout=settings.population_timeout_s
-        )
+        client = population_client or adapter_client(settings)
         stack.push_async_callback(client.aclose)
         pool = ReaderPool(settings.kafka, settings.reader_pool_size, SERVICE)
         stack.push_async_callback(pool.stop)
@@ -203,6 +200,14 @@ async def _audit_producer(
     await start_with_retry(producer.start, settings.kafka_startup_timeout_s, SERVICE)
     stack.push_async_callback(producer.stop)
     return producer
+
+
+def adapter_client(settings: GatewaySettings) -> httpx.AsyncClient:
+    """Return the client of the population adapter: httpx's API over aiohttp's pool
+    (httpx-aiohttp), lighter per relayed read than httpcore's."""
+    return HttpxAiohttpClient(
+        base_url=settings.population_adapter_url, timeout=settings.population_timeout_s
+    )
 
 
 def audit_trail(settings: GatewaySettings, producer: Producer) -> AuditTrail:
