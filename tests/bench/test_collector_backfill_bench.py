@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import collector_backfill_bench
+import collector_backfill_support
 import pytest
 from figures import finish
 
@@ -18,9 +19,9 @@ from lgsp_common.settings import KafkaSettings
 
 
 def test_the_plain_consumer_reads_as_the_backfill_does() -> None:
-    assert collector_backfill_bench.backfill_consumer is backfill.backfill_consumer
+    assert collector_backfill_support.backfill_consumer is backfill.backfill_consumer
     settings = CollectorSettings(kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9"))
-    assert settings.backfill_max_batch == collector_backfill_bench.FETCH_RECORDS
+    assert settings.backfill_max_batch == collector_backfill_support.FETCH_RECORDS
 
 
 def test_a_point_counts_only_when_every_event_is_counted_and_no_request_failed() -> None:
