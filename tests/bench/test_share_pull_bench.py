@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 import share_pull_bench
+import share_pull_support
 from figures import finish
 
 import lgsp_common.kafka
@@ -34,7 +35,7 @@ def test_the_raw_consumer_has_every_option_of_the_gateways_pooled_readers(
     monkeypatch.setattr(lgsp_common.kafka, "AIOKafkaConsumer", Recorder)
     kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9")
     TopicFeed(kafka, "t", 2, "lgsp-gateway")._consumer()  # what a pooled reader is built with
-    share_pull_bench.raw_consumer(kafka, "bench-raw")
+    share_pull_support.raw_consumer(kafka, "bench-raw")
     service, raw = Recorder.built
     assert set(service) == set(raw)
     for name in service:  # field by field; only the client id differs
