@@ -69,14 +69,24 @@ def test_the_audit_cost_compares_the_same_gateway_not_waiting_and_counts_only_2x
     raw = gateway_bench.Sends(events=1000, elapsed=10.0, latencies=[1.0, 2.0])
     bulk = gateway_bench.Sends(events=2000, elapsed=10.0, latencies=[10.0])
     batch = gateway_bench.Sends(events=1500, elapsed=10.0, latencies=[20.0])
-    found = gateway_bench.figures(_wrk(45_000), raw, batch, bulk, 64, 500, _wrk(50_000))
+    found = gateway_bench.figures(_wrk(1), raw, batch, bulk, 64, 500, (_wrk(45_000), _wrk(50_000)))
     cost = found[0]
     assert cost.name.startswith("audit's cost") and cost.valid
     assert cost.ratio == 0.9 and cost.met  # within 10%: met
-    slower = gateway_bench.figures(_wrk(44_000), raw, batch, bulk, 64, 500, _wrk(50_000))[0]
+    slower = gateway_bench.figures(
+        _wrk(1), raw, batch, bulk, 64, 500, (_wrk(44_000), _wrk(50_000))
+    )[0]
     assert not slower.met
-    dirty = gateway_bench.figures(_wrk(45_000), raw, batch, bulk, 64, 500, _wrk(50_000, 0, 1))
+    dirty = gateway_bench.figures(
+        _wrk(1), raw, batch, bulk, 64, 500, (_wrk(45_000), _wrk(50_000, 0, 1))
+    )
     assert not dirty[0].valid
+
+
+def test_alternating_windows_add_up_to_one_figure() -> None:
+    total = gateway_bench.summed([_wrk(10_000), _wrk(20_000, non2xx=2)])
+    assert (total.ok, total.errors, total.seconds) == (30_000, 2, 20.0)
+    assert total.rate == 1500.0
 
 
 def test_the_wrk_script_counts_statuses_and_its_result_parses() -> None:
