@@ -147,6 +147,13 @@ def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
         assert httpx.get(urls[2] + "/v1/kpis", timeout=10).status_code == 401  # needs a viewer
         logs = tmp_path / "logs" / "simulator.log"
         assert kpis_move(urls[2], token), logs.read_text()[-3000:]
+        # The history import writes the ground truth once it is done; KPIs move during it.
+        # Stopping Kafka before then would leave the import retrying past the stop timeout.
+        truth = tmp_path / "simulate" / "ground-truth.json"
+        deadline = time.monotonic() + 120
+        while not truth.exists():
+            assert time.monotonic() < deadline, logs.read_text()[-3000:]
+            time.sleep(0.5)
 
         kafka.stop()
         deadline = time.monotonic() + 30
@@ -158,7 +165,7 @@ def test_run_command_serves_and_readiness_follows_kafka(tmp_path: Path) -> None:
 
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
-        assert_consumers_read(tmp_path / "simulate" / "ground-truth.json")
+        assert_consumers_read(truth)
     finally:
         if process.poll() is None:
             process.kill()
