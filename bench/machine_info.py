@@ -19,6 +19,26 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_times() -> tuple[int, int]:
+    """Return the machine's CPU time so far as (stolen, all), in clock ticks (/proc/stat).
+
+    On a virtual machine "steal" is the time its virtual CPUs were ready to run while the host
+    ran something else: every process here, bench and baseline alike, was stopped meanwhile.
+    """
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0, 0
+    ticks = [int(x) for x in fields[:8]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Return the share of the CPU time between two `cpu_times` that the host took (0..1)."""
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total > 0 else 0.0
+
+
 def cpu_model(cpuinfo: str | None = None) -> str:
     """Return the CPU's model name (Linux /proc/cpuinfo), or the platform's processor."""
     if cpuinfo is None:

@@ -173,10 +173,19 @@ def markdown(results: dict[str, Any], notes: dict[str, str] | None = None) -> st
             *growth,
         ]
     lines += gap_lines(results, notes)
-    lines += ["", "| bench | exit | seconds | load before | load after |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "CPU stolen: the share of the machine's CPU time the virtual machine's host took during "
+        "the bench (`/proc/stat` steal): every process here stood still meanwhile.",
+        "",
+        "| bench | exit | seconds | load before | load after | CPU stolen |",
+        "|---|---|---|---|---|---|",
+    ]
     for bench in results["benches"]:
+        stolen = bench.get("cpu_stolen")
         lines.append(
             f"| {bench['name']} | {bench['status']} | {bench['seconds']:.0f} "
-            f"| {bench['load_before']} | {bench['load_after']} |"
+            f"| {bench['load_before']} | {bench['load_after']} "
+            f"| {'-' if stolen is None else f'{stolen:.0%}'} |"
         )
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from machine_info import load_average, machine
+from machine_info import cpu_times, load_average, machine, stolen_share
 from results_table import markdown
 
 from lgsp_devkit.kafka_local import LocalKafka
@@ -78,7 +78,7 @@ BENCHES = [
     Bench(
         "share pull",
         "share_pull_bench.py",
-        ["--records", "50000", "--seconds", "10", "--growth-records", "50000"],
+        ["--records", "30000", "--rounds", "7", "--seconds", "10", "--growth-records", "50000"],
         ["--records", "5000", "--seconds", "2", "--growth-records", "5000"],
     ),
     Bench(
@@ -120,6 +120,7 @@ class BenchRun:
     seconds: float = 0.0
     load_before: list[float] = field(default_factory=list)
     load_after: list[float] = field(default_factory=list)
+    cpu_stolen: float = 0.0  # share of the machine's CPU time the host took during the run
     figures: list[dict[str, Any]] = field(default_factory=list)
     growth: list[dict[str, Any]] = field(default_factory=list)  # growth.Growth.as_dict()
     error: str = ""
@@ -138,7 +139,7 @@ def run_bench(bench: Bench, quick: bool, env: dict[str, str], folder: Path) -> B
     if bench.parse is None:
         command += ["--json", str(out)]
     run = BenchRun(bench.name, command, load_before=load_average())
-    started = time.monotonic()
+    started, ticks = time.monotonic(), cpu_times()
     lines: list[str] = []
     with subprocess.Popen(
         command, env=env, cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -151,6 +152,7 @@ def run_bench(bench: Bench, quick: bool, env: dict[str, str], folder: Path) -> B
         run.status = process.wait()
     run.seconds = time.monotonic() - started
     run.load_after = load_average()
+    run.cpu_stolen = stolen_share(ticks, cpu_times())
     run.figures, run.growth, run.error = collect(bench, out, "".join(lines), run.status)
     return run
 

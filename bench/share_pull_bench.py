@@ -1,16 +1,18 @@
 """Pull reads against a plain aiokafka consumer, same broker, same records, same run.
 
     uv run python bench/share_pull_bench.py [--records 50000] [--rate 1000] [--seconds 10]
-        [--rounds 1] [--throughput-only] [--growth-readers 1] [--growth-records N | --no-growth]
-        [--json PATH]
+        [--rounds 1] [--client ahead|aiohttp|httpx] [--throughput-only] [--growth-readers 1]
+        [--growth-records N | --no-growth] [--json PATH]
 
 Starts a local Kafka (or uses KAFKA_BOOTSTRAP_SERVERS), registers a source, a contract and an
 approved consumer (four fields), puts `--records` events on a 3-partition topic and starts the
 gateway as its own process. Then, one reader each, sequentially:
 
 - throughput: the gateway's `GET /v1/topics/{topic}/records?max_records=500` following its
-  cursors (every page minimised, rendered and audited with an acknowledged record; the client
-  decodes each answer with orjson) against a plain consumer built by
+  cursors (every page minimised, rendered and audited with an acknowledged record; the client,
+  `share_pull_clients.py`, decodes each answer with orjson and by default asks for the next page
+  named by the answer's `Link` header while it decodes this one, as aiokafka fetches ahead of
+  the application that reads the baseline) against a plain consumer built by
   `share_pull_support.raw_consumer`
   (`lgsp_common.kafka.create_consumer` with the options of the gateway's pooled readers,
   `TopicFeed._consumer`) reading the same records with `getmany(max_records=500)` and decoding
@@ -20,11 +22,13 @@ gateway as its own process. Then, one reader each, sequentially:
   consumed by a plain consumer tailing the topic (an event produced but never read counts as a
   failure of its side's figures).
 
-With `--rounds N` the two throughput readers take turns N times on the same gateway and broker
-(each round prints its figures, with the CPU time per 500 records of the gateway process, of the
-bench's client and of the raw consumer; the table shows the medians), so that a load spike of a
-shared machine hits both sides alike. `--throughput-only` leaves out the wake-up latency (for
-iterating). Only 200 answers count: any other makes the measurement fail and its figure invalid.
+With `--rounds N` the two throughput readers take turns N times on the same gateway and broker,
+the gateway first in odd rounds and the raw consumer first in even ones (each round prints its
+figures, the share of CPU time the virtual machine's host took meanwhile, and the CPU time per
+500 records of the gateway process, of the bench's client and of the raw consumer; the table
+shows the medians), so that a load spike of a shared machine hits both sides alike.
+`--throughput-only` leaves out the wake-up latency (for iterating). Only 200 answers count: any
+other makes the measurement fail and its figure invalid.
 
 Growth (`growth.py`), on the load axis: pull records/s of all readers together at 1x, 2x and 4x
 `--growth-readers` concurrent readers (each its own HTTP client following its own cursors from
@@ -45,19 +49,14 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import httpx
-import orjson
-from figures import Figure, Target, finish, invalid, percentile
+from figures import Figure, Target, finish, invalid
 from growth import Growth, Point, grow
+from machine_info import cpu_times, stolen_share
+from share_pull_clients import CLIENTS, pull_throughput
 from share_pull_support import (
     PAGE,
     Woken,
@@ -78,90 +77,6 @@ PULL = "pull records/s"
 THROUGHPUT_TARGET = Target(">=", 0.5, "ratio")  # of the raw consumer's
 
 
-@dataclass
-class Pulled:
-    """What the readers of one throughput measurement read, together."""
-
-    records: int
-    seconds: float
-    answers: int
-    latencies: list[float] = field(default_factory=list)  # ms per answer
-
-    @property
-    def rate(self) -> float:
-        """Return records/s of all readers together."""
-        return self.records / self.seconds
-
-    @property
-    def p99_ms(self) -> float | None:
-        """Return the p99 of one answer's time (ms)."""
-        return percentile(self.latencies, 0.99) if self.latencies else None
-
-
-async def pull_throughput(
-    url: str, topic: str, key: str, count: int, client: str = "httpx", readers: int = 1
-) -> Pulled:
-    """Read `count` records by following cursors, 500 per request, with each of `readers`
-    concurrent readers (one HTTP client each, own cursors from the beginning).
-
-    `client` is the HTTP client: `httpx` (pure-Python HTTP/1.1 parsing) or `aiohttp` (its C
-    parser, as aiokafka parses records in C). Any answer but 200 raises.
-    """
-    get = _aiohttp_reader if client == "aiohttp" else _httpx_reader
-    latencies: list[float] = []
-    async with AsyncExitStack() as stack:
-        fetches = [await stack.enter_async_context(get(url, key)) for _ in range(readers)]
-        started = time.monotonic()
-        done = await asyncio.gather(*(_follow(f, topic, count, latencies) for f in fetches))
-        elapsed = time.monotonic() - started
-    return Pulled(sum(r for r, _ in done), elapsed, sum(a for _, a in done), latencies)
-
-
-async def _follow(fetch: Fetch, topic: str, count: int, latencies: list[float]) -> tuple[int, int]:
-    """Follow the cursors from the beginning until `count` records are read; (read, answers)."""
-    read, answers, position = 0, 0, "earliest"
-    while read < count:
-        asked = time.perf_counter()
-        status, content = await fetch(
-            f"/v1/topics/{topic}/records",
-            {"position": position, "max_records": PAGE, "wait_ms": 1000},
-        )
-        if status != 200:
-            raise RuntimeError(f"answer {status}: {content.decode(errors='replace')[:200]}")
-        body = orjson.loads(content)
-        latencies.append((time.perf_counter() - asked) * 1000)
-        read += len(body["records"])
-        answers += 1
-        position = body["next"]
-    return read, answers
-
-
-Fetch = Callable[[str, dict[str, Any]], Awaitable[tuple[int, bytes]]]
-
-
-@asynccontextmanager
-async def _httpx_reader(url: str, key: str) -> AsyncIterator[Fetch]:
-    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": key}, timeout=60) as http:
-
-        async def fetch(path: str, params: dict[str, Any]) -> tuple[int, bytes]:
-            answer = await http.get(path, params=params)
-            return answer.status_code, answer.content
-
-        yield fetch
-
-
-@asynccontextmanager
-async def _aiohttp_reader(url: str, key: str) -> AsyncIterator[Fetch]:
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(url, headers={"x-api-key": key}, timeout=timeout) as http:
-
-        async def fetch(path: str, params: dict[str, Any]) -> tuple[int, bytes]:
-            async with http.get(path, params=params) as answer:
-                return answer.status, await answer.read()
-
-        yield fetch
-
-
 def throughput_round(
     n: int,
     kafka: KafkaSettings,
@@ -172,25 +87,36 @@ def throughput_round(
     records: int,
     client: str,
 ) -> tuple[float, float]:
-    """Run the gateway reader, then the raw consumer, once; print the round; return both."""
+    """Run the gateway reader and the raw consumer once each (the gateway first in odd rounds,
+    the raw consumer first in even ones); print the round; return both."""
     pages = records / PAGE
-    print(f"» gateway pull, {PAGE} per request")
+    ticks = cpu_times()
+    if n % 2 == 0:
+        raw, plain = _raw_round(kafka, topic, records, pages)
+    print(f"» gateway pull, {PAGE} per request ({client} client)")
     cpu = cpu_seconds(gateway.pid), cpu_seconds()
     pulled = asyncio.run(pull_throughput(url, topic, key, records, client))
     served = (cpu_seconds(gateway.pid) - cpu[0]) / pages * 1000
     spent = (cpu_seconds() - cpu[1]) / pages * 1000
-    print("» raw aiokafka consumer, same records")
-    cpu = cpu_seconds(gateway.pid), cpu_seconds()
-    raw = asyncio.run(raw_throughput(kafka, topic, records))
-    plain = (cpu_seconds() - cpu[1]) / pages * 1000
+    if n % 2 == 1:
+        raw, plain = _raw_round(kafka, topic, records, pages)
     print(
-        f"  round {n}: gateway {pulled.rate:.0f}/s, raw {raw:.0f}/s, "
+        f"  round {n}: CPU stolen by the host {stolen_share(ticks, cpu_times()):.0%}; "
+        f"gateway {pulled.rate:.0f}/s, raw {raw:.0f}/s, "
         f"ratio {pulled.rate / raw:.2f}; "
         f"CPU ms per {PAGE} records: gateway {served:.2f} + its client {spent:.2f}, raw "
         f"consumer {plain:.2f}; wall ms per {PAGE}: {PAGE / pulled.rate * 1000:.2f} against "
         f"{PAGE / raw * 1000:.2f}; {pulled.records / pulled.answers:.0f} records per answer"
     )
     return pulled.rate, raw
+
+
+def _raw_round(kafka: KafkaSettings, topic: str, records: int, pages: float) -> tuple[float, float]:
+    """Read the records with the raw consumer; return records/s and its CPU ms per page."""
+    print("» raw aiokafka consumer, same records")
+    cpu = cpu_seconds()
+    raw = asyncio.run(raw_throughput(kafka, topic, records))
+    return raw, (cpu_seconds() - cpu) / pages * 1000
 
 
 def readers_growth(
@@ -251,7 +177,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=1, help="throughput rounds, medians shown")
     parser.add_argument("--throughput-only", action="store_true", help="no wake-up latency")
-    parser.add_argument("--client", choices=("httpx", "aiohttp"), default="httpx")
+    parser.add_argument("--client", choices=CLIENTS, default=CLIENTS[0])
     parser.add_argument("--growth-readers", type=int, default=1, help="growth base: readers")
     parser.add_argument("--growth-records", type=int, help="per reader (default --records)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)

@@ -81,6 +81,8 @@ async def read_all(
             assert answer.status_code == 200, answer.text
             records += answer.json()["records"]
             position = answer.json()["next"]
+            following = httpx.URL(answer.links["next"]["url"])  # the Link header names it too
+            assert following.params["position"] == position
     return records, position
 
 
@@ -138,6 +140,23 @@ async def test_approved_consumer_reads_exactly_its_fields_and_every_read_is_audi
     ]
     assert sum(last - first + 1 for _, first, last in ranges) == 6
     assert all(SECRET_ID not in str(r) and "Nguyễn" not in str(r) for r in audit)
+
+
+async def test_following_the_link_header_reads_every_record_once(gateway: Gateway) -> None:
+    share, http = gateway
+    await publish(http, share, 0, 5)
+    url = f"/v1/topics/{share.topic}/records?position=earliest&max_records=2&wait_ms=2000"
+    found: list[dict[str, Any]] = []
+    async with asyncio.timeout(30):
+        while len(found) < 5:
+            answer = await http.get(url, headers={"x-api-key": share.keys["ok"]})
+            assert answer.status_code == 200, answer.text
+            assert len(answer.json()["records"]) <= 2
+            found += answer.json()["records"]
+            url = answer.links["next"]["url"]
+            assert httpx.URL(url).path == f"/v1/topics/{share.topic}/records"
+            assert httpx.URL(url).params["max_records"] == "2"
+    assert sorted(r["data"]["case_id"] for r in found) == [f"HS-{i:04d}" for i in range(5)]
 
 
 async def test_refusals_are_problems_with_the_right_status(gateway: Gateway) -> None:

@@ -4,6 +4,11 @@ The answer is a JSON object `{"records": [...], "next": "<cursor>"}`: each recor
 CloudEvent (JSON format) with the extension attributes `kafkapartition` and `kafkaoffset`, its
 `data` trimmed to the consumer's approved fields. The use case is `service/pull_records.py`.
 
+The answer's `Link` header (RFC 8288, `rel="next"`) names the next page: the same read from the
+`next` cursor. A client can ask for it as soon as the headers arrive and decode this page while
+the gateway prepares the next one, as aiokafka's fetcher fetches ahead of its application
+(`httpx` and `aiohttp` parse the header as `response.links`).
+
 The read route documented here is also served, by default, in front of FastAPI
 (`records_fast_lane.py`, setting `LGSP_GATEWAY_FAST_LANE`) with the same answers.
 """
@@ -11,6 +16,7 @@ The read route documented here is also served, by default, in front of FastAPI
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +31,12 @@ TOPIC = Path(pattern=TOPIC_PATTERN, description="The topic to read")
 # The read's query bounds, shared with the fast lane (`records_fast_lane.py`).
 DEFAULT_POSITION, DEFAULT_MAX_RECORDS, DEFAULT_WAIT_MS = "committed", 100, 0
 MAX_RECORDS, MAX_WAIT_MS = 1000, 30_000
+
+
+def next_link(path: str, cursor: str, max_records: int, wait_ms: int) -> str:
+    """Return the `Link` header naming the next page: this read from the `next` cursor."""
+    query = urlencode({"position": cursor, "max_records": max_records, "wait_ms": wait_ms})
+    return f'<{path}?{query}>; rel="next"'
 
 
 class ReadRecord(BaseModel):
@@ -95,7 +107,8 @@ async def read_records(
 ) -> Response:
     """Answer records after the position; every read is audited before it is answered."""
     answer = await pull.read(topic, request.headers, position, max_records, wait_ms)
-    return Response(answer.body, media_type="application/json")
+    link = next_link(request.url.path, answer.next, max_records, wait_ms)
+    return Response(answer.body, media_type="application/json", headers={"link": link})
 
 
 @router.put(

@@ -35,6 +35,7 @@ from lgsp_gateway.api.records import (
     DEFAULT_WAIT_MS,
     MAX_RECORDS,
     MAX_WAIT_MS,
+    next_link,
 )
 from lgsp_gateway.bootstrap import Runtime
 from lgsp_gateway.domain.cursor import MAX_CURSOR_CHARS
@@ -135,7 +136,8 @@ async def _answer(
         log.exception("unhandled error on %s", path)
         failure = Problem(title="Internal error", status=500, detail="The error was logged.")
         return _problem(failure, path, {})
-    return 200, answer.body, list(_JSON)
+    link = next_link(path, answer.next, read.max_records, read.wait_ms)
+    return 200, answer.body, [*_JSON, (b"link", link.encode())]
 
 
 def _problem(problem: Problem, path: str, headers: dict[str, str]) -> Answer:

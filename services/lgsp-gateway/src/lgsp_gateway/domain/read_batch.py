@@ -11,9 +11,9 @@ Three steps, so that the audit record can travel while the answer is rendered:
 partition, not per record); `disclose_fields` names the fields the answer discloses, decoding
 values only until every approved field was seen (usually the first record): that is all the
 audit needs. `render_events` then decodes each remaining value once, trims it and serialises
-the event at once (in slices, so the caller can let the audit record's send run in between);
-`answer_body` joins them into the answer. No decoded payload outlives its event: a page leaves
-almost no objects behind for the garbage collector.
+the events (in slices, so the caller can let the audit record's send run in between);
+`answer_body` joins the slices into the answer. No decoded payload outlives its slice: a page
+leaves almost no objects behind for the garbage collector.
 """
 
 from __future__ import annotations
@@ -127,91 +127,56 @@ def batch_of(
     return batch
 
 
-# Each envelope attribute is written as a ready JSON member (`"name":"value"`): the members of
-# attributes whose values repeat from record to record (the same source, type, schema...) are
-# serialised once and looked up by the header's raw bytes; the others are serialised per record.
 _ATTRIBUTES = {f"ce_{name}": name for name in ENVELOPE} | {"content-type": "datacontenttype"}
-_REPEATING = frozenset({"ce_specversion", "ce_source", "ce_type", "ce_dataschema", "content-type"})
-_MAX_MEMBERS = 4096  # cached members per repeating attribute (a bound, never reached in practice)
-_MEMBERS: dict[str, dict[bytes, bytes]] = {name: {} for name in _REPEATING}
-_HEADERS: dict[str, tuple[str, bytes, dict[bytes, bytes] | None]] = {
-    name: (attribute, orjson.dumps(attribute) + b":", _MEMBERS.get(name))
-    for name, attribute in _ATTRIBUTES.items()
-}
-_SPECVERSION = b'"specversion":"1.0"'
-_EVENT = b'{%b,"kafkapartition":%d,"kafkaoffset":%d,"data":%b}'
-
-
-def _member(key: bytes, raw: bytes) -> bytes:
-    return key + orjson.dumps(raw.decode("utf-8", "replace"))
-
-
-def _envelope(record: KafkaRecordLike, traceparents: list[str]) -> bytes:
-    """Return the record's envelope attributes as JSON members, comma-separated.
-
-    As a JSON object built attribute by attribute would hold them: `specversion` first (1.0
-    unless a header says otherwise), then each attribute in the order of its first header, the
-    last header of a name winning.
-    """
-    members = {"specversion": _SPECVERSION}
-    headers = _HEADERS
-    for name, raw in record.headers:
-        found = headers.get(name)
-        if found is None:
-            if name == "traceparent" and raw is not None and len(traceparents) < MAX_TRACEPARENTS:
-                traceparents.append(raw.decode("ascii", "replace"))
-            continue
-        if raw is None:
-            continue
-        attribute, key, cache = found
-        if cache is None:
-            members[attribute] = _member(key, raw)
-            continue
-        member = cache.get(raw)
-        if member is None:
-            if len(cache) >= _MAX_MEMBERS:
-                cache.clear()
-            member = cache[raw] = _member(key, raw)
-        members[attribute] = member
-    return b",".join(members.values())
 
 
 def render_events(
     batch: ReadBatch, selection: FieldSelection, lo: int = 0, hi: int | None = None
-) -> list[bytes]:
-    """Return records `lo` to `hi` of the batch as serialised CloudEvents, data trimmed.
+) -> bytes:
+    """Return records `lo` to `hi` of the batch as serialised CloudEvents, comma-separated.
 
     Call it once per record, in order (whole, or in consecutive slices), after
     `disclose_fields`: values it did not decode are decoded here, and their failures counted.
-    Each event is written straight to bytes: envelope members (see `_envelope`), the record's
-    place, then its trimmed data, as `orjson.dumps` of the whole event would write them.
+    Each event is the object built attribute by attribute: `specversion` first (1.0 unless a
+    header says otherwise), then each envelope attribute in the order of its first `ce_*`
+    header (the last header of a name winning), the record's place, then its trimmed data. The
+    slice's events are serialised by one `orjson.dumps` (profiled: a third cheaper than writing
+    each event's bytes in Python), and each event object is freed as soon as the slice is.
     """
-    dumps, project, payloads = orjson.dumps, selection.project, batch.payloads
+    attribute_of, project, payloads = _ATTRIBUTES.get, selection.project, batch.payloads
     decoded, traceparents, records = batch.decoded, batch.traceparents, batch.records
-    known = len(payloads)
+    known, links = len(payloads), MAX_TRACEPARENTS
     events = []
     for index in range(lo, batch.count if hi is None else min(hi, batch.count)):
         record = records[index]
-        data = payloads[index] if index < known else decoded(record.value)
-        events.append(
-            _EVENT
-            % (
-                _envelope(record, traceparents),
-                record.partition,
-                record.offset,
-                dumps(project(data)),
-            )
-        )
-    return events
+        event: dict[str, Any] = {"specversion": "1.0"}
+        for name, raw in record.headers:
+            attribute = attribute_of(name)
+            if attribute is not None:
+                if raw is not None:
+                    event[attribute] = raw.decode("utf-8", "replace")
+            elif name == "traceparent" and raw is not None and len(traceparents) < links:
+                traceparents.append(raw.decode("ascii", "replace"))
+        event["kafkapartition"] = record.partition
+        event["kafkaoffset"] = record.offset
+        event["data"] = project(payloads[index] if index < known else decoded(record.value))
+        events.append(event)
+    return orjson.dumps(events)[1:-1]
 
 
-def answer_body(events: list[bytes], next_cursor: str) -> bytes:
-    """Return the answer `{"records": [...], "next": ...}` as JSON bytes."""
+def answer_body(chunks: Sequence[bytes], next_cursor: str) -> bytes:
+    """Return the answer `{"records": [...], "next": ...}` from `render_events` chunks."""
     return b"".join(
-        (b'{"records":[', b",".join(events), b'],"next":', orjson.dumps(next_cursor), b"}")
+        (
+            b'{"records":[',
+            b",".join(chunk for chunk in chunks if chunk),
+            b'],"next":',
+            orjson.dumps(next_cursor),
+            b"}",
+        )
     )
 
 
 def render(batch: ReadBatch, selection: FieldSelection, next_cursor: str) -> bytes:
     """Return the whole answer as JSON bytes (`render_events`, then `answer_body`)."""
-    return answer_body(render_events(batch, selection), next_cursor)
+    return answer_body([render_events(batch, selection)], next_cursor)

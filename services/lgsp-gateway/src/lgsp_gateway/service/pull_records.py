@@ -34,7 +34,7 @@ from lgsp_gateway.domain.read_batch import ReadBatch, answer_body, batch_of
 from lgsp_gateway.domain.rejections import Rejection, forbidden, unauthenticated
 from lgsp_gateway.service.gatekeeper import Call
 from lgsp_gateway.service.outcomes import Outcomes
-from lgsp_gateway.service.read_ahead import ReadAhead, page_key, render_slices
+from lgsp_gateway.service.read_ahead import Prepared, ReadAhead, page_key, render_slices
 from lgsp_gateway.service.read_tracing import ReadTracing
 from lgsp_gateway.settings import GatewaySettings
 
@@ -46,6 +46,9 @@ COMMIT_ACTION = "event.commit"
 # before the answer is rendered, so that its round trip overlaps the rendering.
 AUDIT_HEAD_START = 3
 PREFETCH_WAIT_MS = 300  # a read-ahead fetch waits this long at most for records (as a read does)
+# Pages prepared ahead of a backlog reader: two, so that the loop has the next one to render
+# while the answer before it waits for its audit ack and the client asks for it.
+READ_AHEAD_PAGES = 2
 
 
 @dataclass(frozen=True)
@@ -203,18 +206,20 @@ class PullRecords:
             audit = asyncio.create_task(self._audit_read(call, caller, batch))
             try:  # render while the audit record travels; answer only once it is acknowledged
                 token = encode_cursor(Cursor(caller.id, topic, batch.positions), self._key)
+                for _ in range(AUDIT_HEAD_START):
+                    await asyncio.sleep(0)
                 if events is None:
-                    for _ in range(AUDIT_HEAD_START):
-                        await asyncio.sleep(0)
                     events = await render_slices(batch, selection)
                 body = answer_body(events, token)
+                # The next page is fetched and rendered while the audit record travels and the
+                # client digests this answer: the event loop never waits idle for the ack.
+                self._read_ahead(feed, caller, selection, batch.positions, max_records)
             finally:
                 await audit
         except Rejection as rejection:
             await self._refused(call, caller, rejection, READ_ACTION)
             raise
         self._tracing.read(caller.id, topic, batch, feed.lag(batch.positions))
-        self._read_ahead(feed, caller, selection, batch.positions, max_records)
         return PullAnswer(body, token, batch.positions, batch.count)
 
     def _read_ahead(
@@ -224,17 +229,37 @@ class PullRecords:
         selection: FieldSelection,
         positions: dict[int, int],
         max_records: int,
+        depth: int = READ_AHEAD_PAGES,
     ) -> None:
-        """Prepare the next page if the topic holds more and a pooled reader is free."""
-        if not feed.has_data(positions) or feed.idle_readers == 0:
+        """Prepare the next `depth` pages, one after the other, while the topic holds more and
+        a pooled reader is free."""
+        if depth <= 0 or not feed.has_data(positions) or feed.idle_readers == 0:
             return
         after = dict(positions)
-        self._ahead.prepare(
+        task = self._ahead.prepare(
             page_key(caller.id, feed.topic, after, max_records),
             lambda: feed.fetch(after, max_records, PREFETCH_WAIT_MS),
             after,
             selection,
         )
+        if depth > 1:
+            task.add_done_callback(
+                lambda done: self._read_further(done, feed, caller, selection, max_records, depth)
+            )
+
+    def _read_further(
+        self,
+        done: asyncio.Task[Prepared | None],
+        feed: TopicFeed,
+        caller: Caller,
+        selection: FieldSelection,
+        max_records: int,
+        depth: int,
+    ) -> None:
+        page = None if done.cancelled() or done.exception() else done.result()
+        if page is not None:
+            after = page.batch.positions
+            self._read_ahead(feed, caller, selection, after, max_records, depth - 1)
 
     async def _audit_read(self, call: Call, caller: Caller, batch: ReadBatch) -> None:
         fields: dict[str, Any] = {

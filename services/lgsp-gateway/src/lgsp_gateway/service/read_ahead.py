@@ -42,7 +42,7 @@ def page_key(consumer_id: str, topic: str, positions: Mapping[int, int], max_rec
 
 @dataclass(frozen=True)
 class Prepared:
-    """A fetched page: its records, and their events rendered for one selection."""
+    """A fetched page: its records, and their events rendered for one selection (in chunks)."""
 
     start: dict[int, int]
     fetched: Fetched
@@ -52,12 +52,12 @@ class Prepared:
 
 
 async def render_slices(batch: ReadBatch, selection: FieldSelection) -> list[bytes]:
-    """Render every event of the batch, yielding to the loop between slices."""
-    events: list[bytes] = []
+    """Render every event of the batch, one chunk per slice, yielding to the loop between."""
+    chunks: list[bytes] = []
     for lo in range(0, batch.count, RENDER_SLICE):
-        events += render_events(batch, selection, lo, lo + RENDER_SLICE)
+        chunks.append(render_events(batch, selection, lo, lo + RENDER_SLICE))
         await asyncio.sleep(0)
-    return events
+    return chunks
 
 
 class ReadAhead:
@@ -77,16 +77,19 @@ class ReadAhead:
         fetch: Callable[[], Awaitable[Fetched]],
         start: Mapping[int, int],
         selection: FieldSelection,
-    ) -> None:
-        """Start preparing the page at `key` (once), dropping the oldest beyond `MAX_PAGES`."""
+    ) -> asyncio.Task[Prepared | None]:
+        """Start preparing the page at `key` (once), dropping the oldest beyond `MAX_PAGES`;
+        return the task preparing it (the one already under way, if any)."""
         self._drop_expired()
-        if key in self._pages:
-            return
+        found = self._pages.get(key)
+        if found is not None:
+            return found[1]
         while len(self._pages) >= self._max_pages:
             _, task = self._pages.pop(next(iter(self._pages)))
             task.cancel()
         task = asyncio.create_task(self._prepare(fetch, dict(start), selection))
         self._pages[key] = (time.monotonic(), task)
+        return task
 
     async def take(self, key: Key) -> Prepared | None:
         """Return the page prepared at `key` (waiting for it if still under way), if any."""
