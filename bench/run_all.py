@@ -78,7 +78,7 @@ BENCHES = [
     Bench(
         "share pull",
         "share_pull_bench.py",
-        ["--records", "30000", "--rounds", "7", "--seconds", "10", "--growth-records", "50000"],
+        ["--records", "50000", "--rounds", "7", "--seconds", "10", "--growth-records", "50000"],
         ["--records", "5000", "--seconds", "2", "--growth-records", "5000"],
     ),
     Bench(

@@ -182,7 +182,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--growth-records", type=int, help="per reader (default --records)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, help="write the figures here (run_all.py)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if (args.growth_records or 0) > args.records:
+        parser.error("--growth-records cannot exceed --records (the readers would wait for more)")
+    return args
 
 
 def through_gateway(
