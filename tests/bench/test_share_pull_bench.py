@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 import pytest
 import share_pull_bench
+import share_pull_clients
 import share_pull_support
+from aiohttp import web
 from figures import finish
 
 import lgsp_common.kafka
@@ -60,7 +62,7 @@ def _fake_gateway(monkeypatch: pytest.MonkeyPatch, state: dict[str, Any]) -> Non
     async def raw(kafka: Any, topic: str, count: int, readers: int = 1) -> float:
         return 1000.0 * readers
 
-    monkeypatch.setattr(share_pull_bench, "_httpx_reader", reader)
+    monkeypatch.setattr(share_pull_clients, "_httpx_reader", reader)
     monkeypatch.setattr(share_pull_bench, "raw_throughput", raw)
 
 
@@ -99,3 +101,34 @@ def test_an_event_never_woken_invalidates_the_wake_up_figures() -> None:
     assert p50.valid and p99.valid and p99.met and p99.baseline == 2.0
     _, p99 = share_pull_bench.latency_figures(share_pull_bench.Woken([1.0, 2.0], sent=3), tailed)
     assert not p99.valid and p99.errors == 1 and p99.met is False
+
+
+async def test_the_ahead_client_follows_the_link_header_and_counts_only_200s() -> None:
+    asked: list[str] = []
+
+    async def page(request: web.Request) -> web.Response:
+        position = request.query["position"]
+        asked.append(position)
+        if position == "p-3":
+            return web.json_response({"title": "unavailable"}, status=503)
+        n = 0 if position == "earliest" else int(position[2:])
+        records = [{"id": f"{n}-{i}"} for i in range(share_pull_bench.PAGE)]
+        link = f'<{request.path}?position=p-{n + 1}&max_records=500&wait_ms=1000>; rel="next"'
+        return web.json_response({"records": records, "next": f"p-{n + 1}"}, headers={"Link": link})
+
+    app = web.Application()
+    app.router.add_get("/v1/topics/{topic}/records", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        url = f"http://127.0.0.1:{port}"
+        pulled = await share_pull_clients.pull_throughput(url, "t", "k", 3 * 500, "ahead")
+        assert pulled.records == 1500 and pulled.answers == 3 and len(pulled.latencies) == 3
+        assert asked[:3] == ["earliest", "p-1", "p-2"]  # then p-3, asked ahead, never counted
+        with pytest.raises(RuntimeError, match="answer 503"):
+            await share_pull_clients.pull_throughput(url, "t", "k", 5 * 500, "ahead")
+    finally:
+        await runner.cleanup()
