@@ -13,12 +13,15 @@ import pytest
 import share_pull_bench
 import share_pull_clients
 import share_pull_support
-from aiohttp import web
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from figures import finish
 
 import lgsp_common.kafka
 from lgsp_common.settings import KafkaSettings
+from lgsp_devkit.testing import serve
 from lgsp_gateway.adapters.reader_pool import TopicFeed
+from lgsp_gateway.api.records import next_link
 
 
 class Recorder:
@@ -105,30 +108,21 @@ def test_an_event_never_woken_invalidates_the_wake_up_figures() -> None:
 
 async def test_the_ahead_client_follows_the_link_header_and_counts_only_200s() -> None:
     asked: list[str] = []
+    app = FastAPI()
 
-    async def page(request: web.Request) -> web.Response:
-        position = request.query["position"]
+    @app.get("/v1/topics/{topic}/records")
+    async def page(request: Request, position: str) -> Response:
         asked.append(position)
         if position == "p-3":
-            return web.json_response({"title": "unavailable"}, status=503)
+            return JSONResponse({"title": "unavailable"}, status_code=503)
         n = 0 if position == "earliest" else int(position[2:])
         records = [{"id": f"{n}-{i}"} for i in range(share_pull_bench.PAGE)]
-        link = f'<{request.path}?position=p-{n + 1}&max_records=500&wait_ms=1000>; rel="next"'
-        return web.json_response({"records": records, "next": f"p-{n + 1}"}, headers={"Link": link})
+        link = next_link(request.url.path, f"p-{n + 1}", share_pull_bench.PAGE, 1000)
+        return JSONResponse({"records": records, "next": f"p-{n + 1}"}, headers={"link": link})
 
-    app = web.Application()
-    app.router.add_get("/v1/topics/{topic}/records", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        url = f"http://127.0.0.1:{port}"
+    async with serve(app) as url:
         pulled = await share_pull_clients.pull_throughput(url, "t", "k", 3 * 500, "ahead")
         assert pulled.records == 1500 and pulled.answers == 3 and len(pulled.latencies) == 3
         assert asked[:3] == ["earliest", "p-1", "p-2"]  # then p-3, asked ahead, never counted
         with pytest.raises(RuntimeError, match="answer 503"):
             await share_pull_clients.pull_throughput(url, "t", "k", 5 * 500, "ahead")
-    finally:
-        await runner.cleanup()
